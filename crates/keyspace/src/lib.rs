@@ -1,0 +1,32 @@
+//! `tern-keyspace`: the data set.
+//!
+//! - [`Keyspace`] → numbered [`Db`]s → 16384 [`Slot`]s, each a [`SlotTable`] behind its own lock.
+//!   Databases and slot tables are created on first use.
+//! - [`Entry`]: a value with its expiry and access bits; [`Value`] and its encodings.
+//! - Expiry: lazy on every lookup ([`SlotTable::get`]), and [`Db::expire_slot`] for the server's
+//!   active cycle.
+//! - Helpers every command needs: [`key_slot`], [`glob_match`], Valkey's number syntax ([`num`]).
+//!
+//! What it is not: it does no I/O and keeps no clock. Callers pass the time (`now_ms`), so
+//! every behaviour here is testable without sleeping.
+//!
+//! Invariants:
+//! - A request locks only the slots its keys hash to. Code that holds several slot locks takes
+//!   them in ascending (database, slot) order, so no two requests can deadlock.
+//! - An expired entry is never returned: lookups remove it first.
+//! - Each slot's count of entries with an expiry is exact (it drives active expiry and INFO).
+
+mod crc16;
+mod db;
+mod entry;
+mod glob;
+pub mod num;
+mod table;
+mod value;
+
+pub use crc16::{crc16, key_slot, SLOT_COUNT};
+pub use db::{find_guard, Db, Keyspace, ScanCursor};
+pub use entry::Entry;
+pub use glob::glob_match;
+pub use table::{ExpireUpdate, Slot, SlotGuard, SlotTable, EXPIRED_KEYS};
+pub use value::{StrValue, Value};

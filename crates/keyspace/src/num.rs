@@ -1,0 +1,178 @@
+//! Numbers as Valkey reads and writes them.
+//!
+//! Integers use Valkey's strict syntax (no `+`, no leading zeros, no spaces, within `i64`).
+//! Float increments use the C library's long double through a small C shim (`csrc/`), because
+//! Valkey's INCRBYFLOAT results are long double sums printed with 17 decimals.
+
+use std::os::raw::{c_char, c_int, c_long};
+
+extern "C" {
+    fn tern_long_double_add(
+        current: *const c_char,
+        current_len: usize,
+        increment: *const c_char,
+        increment_len: usize,
+        out: *mut c_char,
+        out_cap: usize,
+    ) -> c_long;
+    fn tern_long_double_valid(text: *const c_char, len: usize) -> c_int;
+}
+
+/// Valkey's strict integer syntax: optional `-`, no `+`, no leading zeros, no `-0`, no spaces,
+/// at most 20 characters, within `i64`.
+pub fn parse_i64(text: &[u8]) -> Option<i64> {
+    if text.is_empty() || text.len() > 20 {
+        return None;
+    }
+    if text == b"0" {
+        return Some(0);
+    }
+    let (negative, digits) = match text[0] {
+        b'-' => (true, &text[1..]),
+        _ => (false, text),
+    };
+    if digits.is_empty() || digits[0] == b'0' {
+        return None;
+    }
+    let mut magnitude: u64 = 0;
+    for &digit in digits {
+        if !digit.is_ascii_digit() {
+            return None;
+        }
+        magnitude = magnitude
+            .checked_mul(10)?
+            .checked_add(u64::from(digit - b'0'))?;
+    }
+    if negative {
+        (magnitude <= i64::MAX as u64 + 1).then(|| (magnitude as i64).wrapping_neg())
+    } else {
+        i64::try_from(magnitude).ok()
+    }
+}
+
+/// Unsigned variant (SCAN cursors): digits only, no leading zeros, within `u64`.
+pub fn parse_u64(text: &[u8]) -> Option<u64> {
+    if text.is_empty() || text.len() > 20 || (text[0] == b'0' && text.len() > 1) {
+        return None;
+    }
+    let mut value: u64 = 0;
+    for &digit in text {
+        if !digit.is_ascii_digit() {
+            return None;
+        }
+        value = value
+            .checked_mul(10)?
+            .checked_add(u64::from(digit - b'0'))?;
+    }
+    Some(value)
+}
+
+/// Why a float increment failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FloatIncrError {
+    /// The stored value or the increment is not a valid float.
+    NotAFloat,
+    /// The sum is NaN or infinite.
+    NanOrInfinity,
+}
+
+/// Adds `increment` to `current` (absent: zero) in long double precision and returns the sum
+/// as Valkey prints it.
+pub fn long_double_add(
+    current: Option<&[u8]>,
+    increment: &[u8],
+) -> Result<Vec<u8>, FloatIncrError> {
+    // 5 KiB holds the widest long double printed with 17 decimals (about 4950 digits).
+    let mut out = vec![0u8; 5 * 1024];
+    let (current_ptr, current_len) = match current {
+        Some(text) => (text.as_ptr() as *const c_char, text.len()),
+        None => (std::ptr::null(), 0),
+    };
+    // SAFETY: every pointer is valid for its length for the duration of the call, and the shim
+    // writes at most `out.len()` bytes into `out`.
+    let written = unsafe {
+        tern_long_double_add(
+            current_ptr,
+            current_len,
+            increment.as_ptr() as *const c_char,
+            increment.len(),
+            out.as_mut_ptr() as *mut c_char,
+            out.len(),
+        )
+    };
+    match written {
+        -3 => Err(FloatIncrError::NanOrInfinity),
+        len if len > 0 => {
+            out.truncate(len as usize);
+            Ok(out)
+        }
+        _ => Err(FloatIncrError::NotAFloat),
+    }
+}
+
+/// Whether `text` reads as a long double by Valkey's rules.
+pub fn is_long_double(text: &[u8]) -> bool {
+    // SAFETY: the pointer is valid for `text.len()` bytes during the call.
+    unsafe { tern_long_double_valid(text.as_ptr() as *const c_char, text.len()) != 0 }
+}
+
+/// Writes `value` in decimal into `buffer` and returns the text.
+pub fn format_i64(value: i64, buffer: &mut [u8; 20]) -> &[u8] {
+    let mut magnitude = value.unsigned_abs();
+    let mut pos = buffer.len();
+    loop {
+        pos -= 1;
+        buffer[pos] = b'0' + (magnitude % 10) as u8;
+        magnitude /= 10;
+        if magnitude == 0 {
+            break;
+        }
+    }
+    if value < 0 {
+        pos -= 1;
+        buffer[pos] = b'-';
+    }
+    &buffer[pos..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_double_sums_print_like_valkey() {
+        let add = |current: Option<&str>, increment: &str| {
+            long_double_add(current.map(str::as_bytes), increment.as_bytes())
+                .map(|text| String::from_utf8(text).unwrap())
+        };
+        assert_eq!(
+            add(None, "12345678.1").unwrap(),
+            "12345678.1000000000003638"
+        );
+        assert_eq!(add(Some("0.1"), "0.2").unwrap(), "0.3");
+        assert_eq!(add(None, "1e20").unwrap(), "100000000000000000000");
+        assert_eq!(add(None, "1e-20").unwrap(), "0");
+        assert_eq!(add(None, "3.0e3").unwrap(), "3000");
+        assert_eq!(add(None, "0x10").unwrap(), "16");
+        assert_eq!(add(None, " 1"), Err(FloatIncrError::NotAFloat));
+        assert_eq!(add(None, "1 "), Err(FloatIncrError::NotAFloat));
+        assert_eq!(add(None, "1e5000"), Err(FloatIncrError::NotAFloat));
+        assert_eq!(add(None, "inf"), Err(FloatIncrError::NanOrInfinity));
+        assert_eq!(add(Some("abc"), "1"), Err(FloatIncrError::NotAFloat));
+        assert_eq!(add(Some("-1"), "1").unwrap(), "0");
+    }
+
+    #[test]
+    fn integers() {
+        let mut buffer = [0u8; 20];
+        for value in [0, -1, 42, i64::MIN, i64::MAX] {
+            let text = format_i64(value, &mut buffer).to_vec();
+            assert_eq!(text, value.to_string().as_bytes());
+            assert_eq!(parse_i64(&text), Some(value));
+        }
+        assert_eq!(parse_i64(b"-0"), None);
+        assert_eq!(parse_i64(b"01"), None);
+        assert_eq!(parse_u64(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_u64(b"-1"), None);
+    }
+}

@@ -1,0 +1,140 @@
+//! Values and their encodings.
+//!
+//! Strings come in Valkey's three encodings, kept because `OBJECT ENCODING` reports them and
+//! clients' tests look at them: `int` (the text is a canonical 64-bit integer, stored as one),
+//! `embstr` (short, written whole) and `raw` (long, or grown in place by APPEND/SETRANGE).
+
+use crate::num::{format_i64, parse_i64};
+
+/// The longest text stored as `int`.
+const INT_TEXT_MAX: usize = 20;
+
+/// Valkey embeds a short value in the same allocation as its key; whether it does depends on
+/// both lengths. A value is `embstr` when key and value together fit this budget; a key of 32
+/// bytes or more has a 2-byte longer header, and a TTL set at creation takes 8 more bytes.
+const EMBED_BUDGET_BYTES: usize = 113;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Str(StrValue),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum StrValue {
+    Int(i64),
+    Embedded(Box<[u8]>),
+    Raw(Vec<u8>),
+}
+
+impl Value {
+    /// The name `TYPE` reports.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Str(_) => "string",
+        }
+    }
+
+    /// The name `OBJECT ENCODING` reports.
+    pub fn encoding_name(&self) -> &'static str {
+        match self {
+            Value::Str(StrValue::Int(_)) => "int",
+            Value::Str(StrValue::Embedded(_)) => "embstr",
+            Value::Str(StrValue::Raw(_)) => "raw",
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&StrValue> {
+        match self {
+            Value::Str(value) => Some(value),
+        }
+    }
+
+    pub fn as_str_mut(&mut self) -> Option<&mut StrValue> {
+        match self {
+            Value::Str(value) => Some(value),
+        }
+    }
+}
+
+impl StrValue {
+    /// A string as SET stores it: integer text becomes `int`, short text `embstr`, the rest `raw`.
+    pub fn for_key(bytes: &[u8], key_len: usize, with_expire: bool) -> StrValue {
+        if bytes.len() <= INT_TEXT_MAX {
+            if let Some(number) = parse_i64(bytes) {
+                return StrValue::Int(number);
+            }
+        }
+        let key_header = if key_len >= 32 { 2 } else { 0 };
+        let expire = if with_expire { 8 } else { 0 };
+        if key_len + bytes.len() + key_header + expire <= EMBED_BUDGET_BYTES {
+            StrValue::Embedded(bytes.into())
+        } else {
+            StrValue::Raw(bytes.to_vec())
+        }
+    }
+
+    /// The text, formatting an integer into `buffer`.
+    #[inline]
+    pub fn bytes<'a>(&'a self, buffer: &'a mut [u8; 20]) -> &'a [u8] {
+        match self {
+            StrValue::Int(number) => format_i64(*number, buffer),
+            StrValue::Embedded(bytes) => bytes,
+            StrValue::Raw(bytes) => bytes,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            StrValue::Int(number) => format_i64(*number, &mut [0; 20]).len(),
+            StrValue::Embedded(bytes) => bytes.len(),
+            StrValue::Raw(bytes) => bytes.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The value as an integer, if its text is one.
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            StrValue::Int(number) => Some(*number),
+            StrValue::Embedded(bytes) => parse_i64(bytes),
+            StrValue::Raw(bytes) => parse_i64(bytes),
+        }
+    }
+
+    /// Turns the value into a growable `raw` string (APPEND, SETRANGE) and returns its bytes.
+    pub fn make_raw(&mut self) -> &mut Vec<u8> {
+        if !matches!(self, StrValue::Raw(_)) {
+            let bytes = self.bytes(&mut [0; 20]).to_vec();
+            *self = StrValue::Raw(bytes);
+        }
+        match self {
+            StrValue::Raw(bytes) => bytes,
+            _ => unreachable!("converted to raw above"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodings_follow_valkey() {
+        let encoding = |value: &str, key_len, expire| {
+            Value::Str(StrValue::for_key(value.as_bytes(), key_len, expire)).encoding_name()
+        };
+        assert_eq!(encoding("12", 1, false), "int");
+        assert_eq!(encoding("-5", 1, false), "int");
+        assert_eq!(encoding("01", 1, false), "embstr");
+        assert_eq!(encoding("12345678901234567890", 1, false), "embstr");
+        assert_eq!(encoding(&"x".repeat(112), 1, false), "embstr");
+        assert_eq!(encoding(&"x".repeat(113), 1, false), "raw");
+        assert_eq!(encoding(&"x".repeat(104), 1, true), "embstr");
+        assert_eq!(encoding(&"x".repeat(105), 1, true), "raw");
+        assert_eq!(encoding(&"x".repeat(82), 31, false), "embstr");
+        assert_eq!(encoding(&"x".repeat(80), 32, false), "raw");
+    }
+}
