@@ -39,16 +39,20 @@ impl Keyspace {
         self.dbs.iter().enumerate().filter(|(_, db)| db.is_used())
     }
 
-    /// Locks the same slot in two databases, in (database, slot) order, the one order every
-    /// multi-lock in the server follows. `a` and `b` must differ.
-    pub fn lock_pair(&self, a: usize, b: usize, slot: usize) -> (SlotGuard<'_>, SlotGuard<'_>) {
-        debug_assert_ne!(a, b);
-        if a < b {
-            let first = self.db(a).lock(slot);
-            (first, self.db(b).lock(slot))
+    /// Locks two slots of two different databases, in (database, slot) order, the one order
+    /// every multi-lock in the server follows. Returns the guards in argument order.
+    pub fn lock_two(
+        &self,
+        (db_a, slot_a): (usize, usize),
+        (db_b, slot_b): (usize, usize),
+    ) -> (SlotGuard<'_>, SlotGuard<'_>) {
+        assert_ne!(db_a, db_b, "lock_two needs two databases");
+        if (db_a, slot_a) < (db_b, slot_b) {
+            let first = self.db(db_a).lock(slot_a);
+            (first, self.db(db_b).lock(slot_b))
         } else {
-            let second = self.db(b).lock(slot);
-            (self.db(a).lock(slot), second)
+            let second = self.db(db_b).lock(slot_b);
+            (self.db(db_a).lock(slot_a), second)
         }
     }
 

@@ -345,6 +345,20 @@ pub fn parse_strict_i64(text: &[u8]) -> Option<i64> {
     }
 }
 
+/// Splits a line into arguments with the inline command rules (quotes, escapes), as the config
+/// file reader needs too. Returns `None` for unbalanced quotes.
+pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let mut bytes = Vec::new();
+    let mut ranges = Vec::new();
+    split_inline(line, &mut bytes, &mut ranges).ok()?;
+    Some(
+        ranges
+            .iter()
+            .map(|&(start, end)| bytes[start as usize..end as usize].to_vec())
+            .collect(),
+    )
+}
+
 fn is_space(byte: u8) -> bool {
     matches!(byte, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
 }

@@ -1,0 +1,126 @@
+//! Per-connection state: what handlers read and change ([`ClientState`], owned by the worker),
+//! and what other threads may read ([`ClientShared`]: CLIENT LIST/INFO/KILL).
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use tern_resp::Protocol;
+
+/// CLIENT REPLY modes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplyMode {
+    On,
+    Off,
+    /// Skip the reply of the next command only.
+    SkipNext,
+}
+
+/// The part of a client other threads can see. The owning worker writes the counters with
+/// relaxed stores; readers accept a slightly stale view, as CLIENT LIST's is in Valkey too.
+pub struct ClientShared {
+    pub id: u64,
+    pub addr: SocketAddr,
+    pub local_addr: SocketAddr,
+    pub fd: i32,
+    pub worker: usize,
+    pub created_ms: u64,
+    pub name: Mutex<Vec<u8>>,
+    pub lib_name: Mutex<Vec<u8>>,
+    pub lib_ver: Mutex<Vec<u8>>,
+    pub db: AtomicUsize,
+    pub protocol: AtomicU8,
+    pub last_interaction_ms: AtomicU64,
+    /// Index of the last command run, +1 (0: none yet).
+    pub last_command: AtomicUsize,
+    pub total_commands: AtomicU64,
+    pub net_in: AtomicU64,
+    pub net_out: AtomicU64,
+    pub query_buffer_bytes: AtomicU64,
+    pub output_bytes: AtomicU64,
+    pub monitor: AtomicBool,
+    pub no_evict: AtomicBool,
+    pub no_touch: AtomicBool,
+    pub closing: AtomicBool,
+}
+
+impl ClientShared {
+    pub fn new(
+        id: u64,
+        addr: SocketAddr,
+        local_addr: SocketAddr,
+        fd: i32,
+        worker: usize,
+        now_ms: u64,
+    ) -> ClientShared {
+        ClientShared {
+            id,
+            addr,
+            local_addr,
+            fd,
+            worker,
+            created_ms: now_ms,
+            name: Mutex::new(Vec::new()),
+            lib_name: Mutex::new(Vec::new()),
+            lib_ver: Mutex::new(Vec::new()),
+            db: AtomicUsize::new(0),
+            protocol: AtomicU8::new(2),
+            last_interaction_ms: AtomicU64::new(now_ms),
+            last_command: AtomicUsize::new(0),
+            total_commands: AtomicU64::new(0),
+            net_in: AtomicU64::new(0),
+            net_out: AtomicU64::new(0),
+            query_buffer_bytes: AtomicU64::new(0),
+            output_bytes: AtomicU64::new(0),
+            monitor: AtomicBool::new(false),
+            no_evict: AtomicBool::new(false),
+            no_touch: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
+        }
+    }
+}
+
+/// What a handler may read and change about its own connection.
+pub struct ClientState {
+    pub shared: Arc<ClientShared>,
+    pub db: usize,
+    pub protocol: Protocol,
+    pub authenticated: bool,
+    pub reply_mode: ReplyMode,
+    pub no_touch: bool,
+    /// Set by QUIT, a protocol error or CLIENT KILL of itself: close once the replies are out.
+    pub close_after_reply: bool,
+    pub monitor: bool,
+}
+
+impl ClientState {
+    pub fn new(shared: Arc<ClientShared>, authenticated: bool) -> ClientState {
+        ClientState {
+            shared,
+            db: 0,
+            protocol: Protocol::Resp2,
+            authenticated,
+            reply_mode: ReplyMode::On,
+            no_touch: false,
+            close_after_reply: false,
+            monitor: false,
+        }
+    }
+
+    pub fn id(&self) -> u64 {
+        self.shared.id
+    }
+
+    pub fn select(&mut self, db: usize) {
+        self.db = db;
+        self.shared.db.store(db, Ordering::Relaxed);
+    }
+
+    pub fn set_protocol(&mut self, protocol: Protocol) {
+        self.protocol = protocol;
+        self.shared
+            .protocol
+            .store(protocol.version() as u8, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,244 @@
+//! Command handlers, one module per group, each handler named after its command.
+//!
+//! A handler gets a [`Ctx`] (the server, its own connection's state, the reply writer, the
+//! command time) and the request's arguments. Arity was checked by dispatch from the command
+//! table, so handlers index arguments freely up to the arity. Every error a client sees is
+//! written as its exact wire text.
+
+mod client;
+mod connection;
+mod keys;
+mod server;
+mod string;
+
+use tern_keyspace::{Db, Entry, SlotGuard};
+use tern_resp::{ReplyWriter, Request};
+
+use crate::client::ClientState;
+use crate::dispatch::Command;
+use crate::server::Server;
+use crate::worker::WorkerLocal;
+
+pub use server::info_text;
+
+pub struct Ctx<'a> {
+    pub server: &'a Server,
+    pub client: &'a mut ClientState,
+    pub reply: ReplyWriter<'a>,
+    pub local: &'a mut WorkerLocal,
+    /// The command's time: one clock reading per command, as Valkey's expiry checks use.
+    pub now_ms: u64,
+    pub command: &'a Command,
+}
+
+pub type Handler = fn(&mut Ctx<'_>, &Request<'_>);
+
+macro_rules! handlers {
+    ($( $name:literal => $handler:path, )*) => {
+        /// The handler of a command table entry, by its name.
+        pub fn handler(name: &str) -> Option<Handler> {
+            match name {
+                $( $name => Some($handler as Handler), )*
+                _ => None,
+            }
+        }
+
+        /// Every name with a handler (checked against the command table in tests).
+        #[cfg(test)]
+        pub const HANDLED: &[&str] = &[ $( $name, )* ];
+    };
+}
+
+handlers! {
+    // connection
+    "ping" => connection::ping,
+    "echo" => connection::echo,
+    "hello" => connection::hello,
+    "select" => connection::select,
+    "quit" => connection::quit,
+    "reset" => connection::reset,
+    "auth" => connection::auth,
+    "client|id" => client::id,
+    "client|setname" => client::setname,
+    "client|getname" => client::getname,
+    "client|setinfo" => client::setinfo,
+    "client|list" => client::list,
+    "client|info" => client::info,
+    "client|kill" => client::kill,
+    "client|reply" => client::reply,
+    "client|no-evict" => client::no_evict,
+    "client|no-touch" => client::no_touch,
+    "client|pause" => client::pause,
+    "client|unpause" => client::unpause,
+    "client|help" => client::help,
+    // strings
+    "set" => string::set,
+    "get" => string::get,
+    "getex" => string::getex,
+    "getdel" => string::getdel,
+    "getset" => string::getset,
+    "mget" => string::mget,
+    "mset" => string::mset,
+    "msetnx" => string::msetnx,
+    "setnx" => string::setnx,
+    "setex" => string::setex,
+    "psetex" => string::psetex,
+    "append" => string::append,
+    "strlen" => string::strlen,
+    "incr" => string::incr,
+    "decr" => string::decr,
+    "incrby" => string::incrby,
+    "decrby" => string::decrby,
+    "incrbyfloat" => string::incrbyfloat,
+    "getrange" => string::getrange,
+    "substr" => string::getrange,
+    "setrange" => string::setrange,
+    "lcs" => string::lcs,
+    // keys
+    "del" => keys::del,
+    "unlink" => keys::del,
+    "exists" => keys::exists,
+    "touch" => keys::touch,
+    "expire" => keys::expire,
+    "pexpire" => keys::pexpire,
+    "expireat" => keys::expireat,
+    "pexpireat" => keys::pexpireat,
+    "ttl" => keys::ttl,
+    "pttl" => keys::pttl,
+    "expiretime" => keys::expiretime,
+    "pexpiretime" => keys::pexpiretime,
+    "persist" => keys::persist,
+    "type" => keys::type_,
+    "keys" => keys::keys,
+    "scan" => keys::scan,
+    "rename" => keys::rename,
+    "renamenx" => keys::renamenx,
+    "randomkey" => keys::randomkey,
+    "copy" => keys::copy,
+    "move" => keys::move_,
+    "object|encoding" => keys::object_encoding,
+    "object|freq" => keys::object_freq,
+    "object|idletime" => keys::object_idletime,
+    "object|refcount" => keys::object_refcount,
+    "object|help" => keys::object_help,
+    "dbsize" => keys::dbsize,
+    "flushdb" => keys::flushdb,
+    "flushall" => keys::flushall,
+    "swapdb" => keys::swapdb,
+    // server
+    "info" => server::info,
+    "command|count" => server::command_count,
+    "command|info" => server::command_info,
+    "command|docs" => server::command_docs,
+    "command|list" => server::command_list,
+    "command|getkeys" => server::command_getkeys,
+    "command|getkeysandflags" => server::command_getkeysandflags,
+    "command|help" => server::command_help,
+    "time" => server::time,
+    "lastsave" => server::lastsave,
+    "shutdown" => server::shutdown,
+    "debug" => server::debug,
+    "monitor" => server::monitor,
+    "config|get" => server::config_get,
+    "config|set" => server::config_set,
+    "config|resetstat" => server::config_resetstat,
+    "config|rewrite" => server::config_rewrite,
+    "config|help" => server::config_help,
+}
+
+// Error texts shared by several commands.
+pub const WRONGTYPE: &[u8] = b"WRONGTYPE Operation against a key holding the wrong kind of value";
+pub const NOT_AN_INTEGER: &[u8] = b"ERR value is not an integer or out of range";
+pub const NOT_A_FLOAT: &[u8] = b"ERR value is not a valid float";
+pub const SYNTAX_ERROR: &[u8] = b"ERR syntax error";
+pub const DB_OUT_OF_RANGE: &[u8] = b"ERR DB index is out of range";
+pub const SAME_OBJECT: &[u8] = b"ERR source and destination objects are the same";
+
+impl<'a> Ctx<'a> {
+    /// The connection's selected database.
+    #[inline]
+    pub fn db(&self) -> &'a Db {
+        self.server.keyspace.db(self.client.db)
+    }
+
+    /// Looks up a key for reading: counts a hit or a miss and, unless the client asked for
+    /// NO-TOUCH, records the access.
+    #[inline]
+    pub fn read<'g>(&mut self, table: &'g mut SlotGuard<'_>, key: &[u8]) -> Option<&'g mut Entry> {
+        let now_ms = self.now_ms;
+        match table.get(key, now_ms) {
+            Some(entry) => {
+                self.local.keyspace_hits += 1;
+                if !self.client.no_touch {
+                    entry.touch(now_ms);
+                }
+                Some(entry)
+            }
+            None => {
+                self.local.keyspace_misses += 1;
+                None
+            }
+        }
+    }
+
+    /// The lower-case name of the running command (`set`, `client|kill`), as error texts use it.
+    pub fn name(&self) -> &'static str {
+        self.command.spec.name
+    }
+
+    pub fn error_text(&mut self, text: &str) {
+        self.reply.error(text.as_bytes());
+    }
+}
+
+/// Parses an integer argument with Valkey's strict syntax.
+#[inline]
+pub fn parse_i64(arg: &[u8]) -> Option<i64> {
+    tern_keyspace::num::parse_i64(arg)
+}
+
+/// Parses a database index the way SELECT, MOVE and COPY do: an `int`, then a range check.
+pub fn parse_db(server: &Server, arg: &[u8]) -> Result<usize, &'static [u8]> {
+    let index = parse_i64(arg)
+        .filter(|v| i32::try_from(*v).is_ok())
+        .ok_or(NOT_AN_INTEGER)?;
+    if index < 0 || index as usize >= server.keyspace.db_count() {
+        return Err(DB_OUT_OF_RANGE);
+    }
+    Ok(index as usize)
+}
+
+/// Appends `bytes` quoted and escaped the way Valkey shows arguments in MONITOR and CLIENT LIST:
+/// `"` around, `\\`, `\"`, `\n`, `\r`, `\t`, `\a`, `\b` escapes, `\xHH` for other non-printables.
+pub fn write_repr(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.push(b'"');
+    for &byte in bytes {
+        match byte {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x07 => out.extend_from_slice(b"\\a"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x20..=0x7e => out.push(byte),
+            _ => out.extend_from_slice(format!("\\x{byte:02x}").as_bytes()),
+        }
+    }
+    out.push(b'"');
+}
+
+/// Writes a HELP reply: the command's name line then one line per entry, as status strings.
+pub fn write_help(ctx: &mut Ctx<'_>, container: &str, lines: &[&str]) {
+    ctx.reply.array(lines.len() + 1);
+    ctx.reply.simple(
+        format!(
+            "{} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            container.to_ascii_uppercase()
+        )
+        .as_bytes(),
+    );
+    for line in lines {
+        ctx.reply.simple(line.as_bytes());
+    }
+}

@@ -1,0 +1,700 @@
+//! A worker thread: an event loop owning a set of connections for their whole life.
+//!
+//! Each readiness event reads what the socket has, parses every complete command in the buffer,
+//! runs them one after the other (each locking only the slots it names), and writes all the
+//! replies with one write call. Between events the worker runs its share of the periodic work:
+//! active expiry over its slots, idle client timeouts, releasing clients held by CLIENT PAUSE.
+
+use std::io::{ErrorKind, Read, Write};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hashbrown::HashMap;
+use hdrhistogram::Histogram;
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token};
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+use tern_resp::parse::{ParseLimits, Parsed, Parser};
+use tern_resp::{ReplyWriter, Request};
+
+use crate::client::{ClientShared, ClientState, ReplyMode};
+use crate::cmd::Ctx;
+use crate::config::Directive;
+use crate::dispatch::{Command, Lookup};
+use crate::expire::ExpireCycle;
+use crate::server::{unix_ms, Server, WorkerMessage};
+
+pub const WAKER_TOKEN: Token = Token(usize::MAX);
+
+/// Read buffer size of a new connection; it grows only for a command larger than this.
+const READ_BUFFER_BYTES: usize = 16 * 1024;
+/// A write buffer that grew past this is given back once drained.
+const WRITE_BUFFER_KEEP_BYTES: usize = 64 * 1024;
+
+/// What the command handlers may use of their worker.
+pub struct WorkerLocal {
+    pub id: usize,
+    pub rng: SmallRng,
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+}
+
+struct Conn {
+    stream: TcpStream,
+    parser: Parser,
+    /// Fixed-size storage; bytes `read_pos..read_len` are received and not yet consumed.
+    read_buffer: Vec<u8>,
+    read_pos: usize,
+    read_len: usize,
+    write_buffer: Vec<u8>,
+    write_pos: usize,
+    state: ClientState,
+    /// When the pending output first exceeded the soft limit (0: it does not).
+    soft_limit_since_ms: u64,
+    /// A command is held by CLIENT PAUSE.
+    held: bool,
+}
+
+pub struct Worker {
+    server: Arc<Server>,
+    poll: Poll,
+    conns: Vec<Option<Conn>>,
+    free_tokens: Vec<usize>,
+    by_client_id: HashMap<u64, usize>,
+    local: WorkerLocal,
+    expire: ExpireCycle,
+    next_cron: Instant,
+}
+
+/// What running one command did to the connection's input.
+enum Outcome {
+    Consumed,
+    Held,
+}
+
+impl Worker {
+    pub fn new(id: usize, server: Arc<Server>, poll: Poll) -> Worker {
+        Worker {
+            server,
+            poll,
+            conns: Vec::new(),
+            free_tokens: Vec::new(),
+            by_client_id: HashMap::new(),
+            local: WorkerLocal {
+                id,
+                rng: SmallRng::from_os_rng(),
+                keyspace_hits: 0,
+                keyspace_misses: 0,
+            },
+            expire: ExpireCycle::new(id),
+            next_cron: Instant::now(),
+        }
+    }
+
+    pub fn run(mut self) {
+        let mut events = Events::with_capacity(1024);
+        loop {
+            let timeout = self.next_cron.saturating_duration_since(Instant::now());
+            if let Err(error) = self.poll.poll(&mut events, Some(timeout)) {
+                if error.kind() != ErrorKind::Interrupted {
+                    crate::warning!("Worker {} poll failed: {error}", self.local.id);
+                }
+            }
+            for event in events.iter() {
+                match event.token() {
+                    WAKER_TOKEN => self.drain_inbox(),
+                    Token(index) => {
+                        if event.is_readable() || event.is_read_closed() || event.is_error() {
+                            self.on_readable(index);
+                        }
+                        if event.is_writable() {
+                            self.flush(index);
+                        }
+                    }
+                }
+            }
+            if self.server.shutdown.load(Ordering::Relaxed) {
+                self.close_all();
+                return;
+            }
+            if Instant::now() >= self.next_cron {
+                self.cron();
+            }
+        }
+    }
+
+    fn drain_inbox(&mut self) {
+        let messages = std::mem::take(&mut *self.server.workers()[self.local.id].inbox.lock());
+        for message in messages {
+            match message {
+                WorkerMessage::Connection(stream, addr) => self.adopt(stream, addr),
+                WorkerMessage::Kill(client_id) => {
+                    if let Some(&index) = self.by_client_id.get(&client_id) {
+                        self.close(index);
+                    }
+                }
+                WorkerMessage::Monitor(client_id, line) => {
+                    if let Some(&index) = self.by_client_id.get(&client_id) {
+                        if let Some(conn) = self.conns[index].as_mut() {
+                            conn.write_buffer.extend_from_slice(&line);
+                        }
+                        self.flush(index);
+                    }
+                }
+                WorkerMessage::Unpause => self.resume_held(),
+            }
+        }
+    }
+
+    fn adopt(&mut self, mut stream: TcpStream, addr: std::net::SocketAddr) {
+        let index = self.free_tokens.pop().unwrap_or_else(|| {
+            self.conns.push(None);
+            self.conns.len() - 1
+        });
+        if let Err(error) = self.poll.registry().register(
+            &mut stream,
+            Token(index),
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            crate::warning!("Registering a connection failed: {error}");
+            self.free_tokens.push(index);
+            self.server.connected_clients.fetch_sub(1, Ordering::Relaxed);
+            return;
+        }
+        let _ = stream.set_nodelay(true);
+        let id = self.server.next_client_id.fetch_add(1, Ordering::Relaxed);
+        let local_addr = stream.local_addr().unwrap_or(addr);
+        let fd = {
+            use std::os::fd::AsRawFd;
+            stream.as_raw_fd()
+        };
+        let shared = Arc::new(ClientShared::new(
+            id,
+            addr,
+            local_addr,
+            fd,
+            self.local.id,
+            unix_ms(),
+        ));
+        self.server.clients.lock().insert(id, shared.clone());
+        let authenticated = self.server.requirepass().is_none();
+        self.conns[index] = Some(Conn {
+            stream,
+            parser: Parser::new(),
+            read_buffer: vec![0; READ_BUFFER_BYTES],
+            read_pos: 0,
+            read_len: 0,
+            write_buffer: Vec::new(),
+            write_pos: 0,
+            state: ClientState::new(shared, authenticated),
+            soft_limit_since_ms: 0,
+            held: false,
+        });
+        self.by_client_id.insert(id, index);
+        crate::verbose!("Accepted {addr}");
+    }
+
+    fn close(&mut self, index: usize) {
+        let Some(mut conn) = self.conns.get_mut(index).and_then(Option::take) else {
+            return;
+        };
+        let _ = self.poll.registry().deregister(&mut conn.stream);
+        let id = conn.state.id();
+        self.by_client_id.remove(&id);
+        self.server.clients.lock().remove(&id);
+        if conn.state.monitor {
+            let mut monitors = self.server.monitors.lock();
+            monitors.retain(|&(_, monitor_id)| monitor_id != id);
+            self.server
+                .monitor_count
+                .store(monitors.len(), Ordering::Relaxed);
+        }
+        self.server.connected_clients.fetch_sub(1, Ordering::Relaxed);
+        self.free_tokens.push(index);
+        crate::verbose!("Client closed connection id={id}");
+    }
+
+    fn close_all(&mut self) {
+        for index in 0..self.conns.len() {
+            if self.conns[index].is_some() {
+                self.flush(index);
+                self.close(index);
+            }
+        }
+    }
+
+    fn on_readable(&mut self, index: usize) {
+        let query_limit = self.server.config.int(Directive::ClientQueryBufferLimit) as usize;
+        loop {
+            let Some(conn) = self.conns.get_mut(index).and_then(Option::as_mut) else {
+                return;
+            };
+            if conn.held || conn.state.close_after_reply {
+                break;
+            }
+            make_room(conn);
+            let space = conn.read_buffer.len() - conn.read_len;
+            let read = conn.stream.read(&mut conn.read_buffer[conn.read_len..]);
+            match read {
+                Ok(0) => {
+                    self.close(index);
+                    return;
+                }
+                Ok(count) => {
+                    conn.read_len += count;
+                    let shared = &conn.state.shared;
+                    shared
+                        .net_in
+                        .fetch_add(count as u64, Ordering::Relaxed);
+                    if conn.read_len - conn.read_pos > query_limit {
+                        crate::warning!(
+                            "Closing client that reached max query buffer length (id={})",
+                            conn.state.id()
+                        );
+                        self.server.worker_stats[self.local.id]
+                            .lock()
+                            .query_buffer_limit_disconnections += 1;
+                        self.close(index);
+                        return;
+                    }
+                    self.process_input(index);
+                    // A short read drained the socket: the next byte to arrive raises a new
+                    // readiness event, so there is no need for a read that would only block.
+                    if count < space {
+                        break;
+                    }
+                }
+                Err(error) if error.kind() == ErrorKind::WouldBlock => break,
+                Err(error) if error.kind() == ErrorKind::Interrupted => continue,
+                Err(_) => {
+                    self.close(index);
+                    return;
+                }
+            }
+        }
+        self.flush(index);
+    }
+
+    /// Runs every complete command in the connection's input.
+    fn process_input(&mut self, index: usize) {
+        let now_ms = unix_ms();
+        let server = &*self.server;
+        let Some(conn) = self.conns[index].as_mut() else {
+            return;
+        };
+        let limits = ParseLimits {
+            bulk_bytes_max: server.config.int(Directive::ProtoMaxBulkLen),
+            unauthenticated: !conn.state.authenticated,
+        };
+        let Conn {
+            parser,
+            read_buffer,
+            read_pos,
+            read_len,
+            write_buffer,
+            state,
+            held,
+            ..
+        } = conn;
+        let mut commands = 0u64;
+        while *read_pos < *read_len && !state.close_after_reply {
+            let input = &read_buffer[*read_pos..*read_len];
+            match parser.parse(input, limits) {
+                Ok(Parsed::Command { consumed }) => {
+                    let request = parser.request(input);
+                    if request.is_empty() {
+                        *read_pos += consumed;
+                        continue;
+                    }
+                    match execute(server, &mut self.local, state, write_buffer, request, now_ms) {
+                        Outcome::Consumed => {
+                            *read_pos += consumed;
+                            commands += 1;
+                        }
+                        Outcome::Held => {
+                            *held = true;
+                            break;
+                        }
+                    }
+                }
+                Ok(Parsed::Incomplete { buffer_bytes_hint }) => {
+                    let needed = buffer_bytes_hint.saturating_sub(*read_len - *read_pos);
+                    if buffer_bytes_hint > read_buffer.len() && needed > 0 {
+                        // Make room for the whole argument at once.
+                        read_buffer.copy_within(*read_pos..*read_len, 0);
+                        *read_len -= *read_pos;
+                        *read_pos = 0;
+                        read_buffer.resize(buffer_bytes_hint, 0);
+                    }
+                    break;
+                }
+                Err(error) => {
+                    crate::verbose!(
+                        "Protocol error ({}) from client: id={}",
+                        String::from_utf8_lossy(&error.0),
+                        state.id()
+                    );
+                    let mut reply = ReplyWriter::new(write_buffer, state.protocol);
+                    reply.error(&error.0);
+                    self.server.worker_stats[self.local.id]
+                        .lock()
+                        .count_error(&write_buffer[write_buffer.len() - error.0.len() - 3..]);
+                    state.close_after_reply = true;
+                    *read_pos = *read_len;
+                    break;
+                }
+            }
+        }
+        if *read_pos == *read_len {
+            *read_pos = 0;
+            *read_len = 0;
+        }
+        let shared = &state.shared;
+        shared
+            .query_buffer_bytes
+            .store((*read_len - *read_pos) as u64, Ordering::Relaxed);
+        if commands > 0 {
+            shared.last_interaction_ms.store(now_ms, Ordering::Relaxed);
+            shared.total_commands.fetch_add(commands, Ordering::Relaxed);
+        }
+        self.check_output_limit(index, now_ms);
+    }
+
+    /// Closes a client whose pending output passed its limits.
+    fn check_output_limit(&mut self, index: usize, now_ms: u64) {
+        let Some(conn) = self.conns[index].as_mut() else {
+            return;
+        };
+        let pending = (conn.write_buffer.len() - conn.write_pos) as u64;
+        let limits = self.server.config.output_limits().normal;
+        let over_hard = limits.hard_bytes > 0 && pending > limits.hard_bytes;
+        let over_soft = limits.soft_bytes > 0 && pending > limits.soft_bytes;
+        if !over_soft {
+            conn.soft_limit_since_ms = 0;
+        } else if conn.soft_limit_since_ms == 0 {
+            conn.soft_limit_since_ms = now_ms;
+        }
+        let soft_expired = over_soft
+            && now_ms.saturating_sub(conn.soft_limit_since_ms) >= limits.soft_seconds * 1000;
+        if over_hard || soft_expired {
+            crate::warning!(
+                "Client id={} scheduled to be closed ASAP for overcoming of output buffer limits.",
+                conn.state.id()
+            );
+            self.server.worker_stats[self.local.id]
+                .lock()
+                .output_buffer_limit_disconnections += 1;
+            self.close(index);
+        }
+    }
+
+    /// Writes pending output with one write call; the rest waits for a writable event.
+    fn flush(&mut self, index: usize) {
+        let Some(conn) = self.conns.get_mut(index).and_then(Option::as_mut) else {
+            return;
+        };
+        while conn.write_pos < conn.write_buffer.len() {
+            match conn.stream.write(&conn.write_buffer[conn.write_pos..]) {
+                Ok(count) => {
+                    conn.write_pos += count;
+                    conn.state
+                        .shared
+                        .net_out
+                        .fetch_add(count as u64, Ordering::Relaxed);
+                }
+                Err(error) if error.kind() == ErrorKind::WouldBlock => break,
+                Err(error) if error.kind() == ErrorKind::Interrupted => continue,
+                Err(_) => {
+                    self.close(index);
+                    return;
+                }
+            }
+        }
+        let drained = conn.write_pos == conn.write_buffer.len();
+        if drained {
+            conn.write_buffer.clear();
+            conn.write_pos = 0;
+            if conn.write_buffer.capacity() > WRITE_BUFFER_KEEP_BYTES {
+                conn.write_buffer = Vec::new();
+            }
+        }
+        conn.state
+            .shared
+            .output_bytes
+            .store((conn.write_buffer.len() - conn.write_pos) as u64, Ordering::Relaxed);
+        if drained && conn.state.close_after_reply {
+            self.close(index);
+        }
+    }
+
+    /// Periodic work, `hz` times a second.
+    fn cron(&mut self) {
+        let hz = self.server.config.int(Directive::Hz).max(1) as u64;
+        self.next_cron = Instant::now() + Duration::from_micros(1_000_000 / hz);
+        let now_ms = unix_ms();
+        self.expire.run(&self.server, hz, now_ms);
+        self.close_idle_clients(now_ms);
+        if self.server.paused(now_ms).is_none() {
+            self.resume_held();
+        }
+        if self.local.id == 0 {
+            let total = self.server.total_commands();
+            self.server.ops_samples.lock().sample(now_ms, total);
+        }
+    }
+
+    fn close_idle_clients(&mut self, now_ms: u64) {
+        let timeout_s = self.server.config.int(Directive::Timeout) as u64;
+        if timeout_s == 0 {
+            return;
+        }
+        let idle: Vec<usize> = self
+            .conns
+            .iter()
+            .enumerate()
+            .filter_map(|(index, conn)| {
+                let conn = conn.as_ref()?;
+                let last = conn.state.shared.last_interaction_ms.load(Ordering::Relaxed);
+                let idle_s = now_ms.saturating_sub(last) / 1000;
+                (idle_s > timeout_s && !conn.state.monitor).then_some(index)
+            })
+            .collect();
+        for index in idle {
+            crate::verbose!("Closing idle client");
+            self.close(index);
+        }
+    }
+
+    fn resume_held(&mut self) {
+        let held: Vec<usize> = self
+            .conns
+            .iter()
+            .enumerate()
+            .filter_map(|(index, conn)| conn.as_ref().filter(|c| c.held).map(|_| index))
+            .collect();
+        for index in held {
+            if let Some(conn) = self.conns[index].as_mut() {
+                conn.held = false;
+            }
+            self.process_input(index);
+            self.on_readable(index);
+        }
+    }
+}
+
+/// Makes room at the end of the read buffer: moves unconsumed bytes to the front, or grows.
+fn make_room(conn: &mut Conn) {
+    if conn.read_len < conn.read_buffer.len() {
+        return;
+    }
+    if conn.read_pos > 0 {
+        conn.read_buffer.copy_within(conn.read_pos..conn.read_len, 0);
+        conn.read_len -= conn.read_pos;
+        conn.read_pos = 0;
+    } else {
+        let doubled = conn.read_buffer.len() * 2;
+        conn.read_buffer.resize(doubled, 0);
+    }
+}
+
+/// Runs one command with CLIENT REPLY applied: replies of skipped commands are dropped.
+fn execute(
+    server: &Server,
+    local: &mut WorkerLocal,
+    state: &mut ClientState,
+    out: &mut Vec<u8>,
+    request: Request<'_>,
+    now_ms: u64,
+) -> Outcome {
+    let reply_start = out.len();
+    let skip_this = state.reply_mode == ReplyMode::SkipNext;
+    if skip_this {
+        state.reply_mode = ReplyMode::On;
+    }
+    let outcome = run_command(server, local, state, out, request, now_ms);
+    if matches!(outcome, Outcome::Held) {
+        if skip_this {
+            state.reply_mode = ReplyMode::SkipNext;
+        }
+        return outcome;
+    }
+    // OFF and SKIP themselves have no reply; a command after SKIP has none either.
+    if skip_this || state.reply_mode != ReplyMode::On {
+        out.truncate(reply_start);
+    }
+    outcome
+}
+
+/// Looks up, checks and runs one command, appending its reply to `out`.
+fn run_command(
+    server: &Server,
+    local: &mut WorkerLocal,
+    state: &mut ClientState,
+    out: &mut Vec<u8>,
+    request: Request<'_>,
+    now_ms: u64,
+) -> Outcome {
+    let reply_start = out.len();
+    let name = request.arg(0);
+    let command = match server.table.resolve(name, request.get(1)) {
+        Lookup::Found(command) => command,
+        Lookup::Unknown => {
+            let text = unknown_command_error(&request);
+            reject(server, local, None, state, out, &text);
+            return Outcome::Consumed;
+        }
+        Lookup::UnknownSubcommand(container) => {
+            let sub = String::from_utf8_lossy(request.arg(1));
+            let text = format!(
+                "ERR unknown subcommand '{}'. Try {} HELP.",
+                truncate(&sub, 128),
+                container.spec.name.to_ascii_uppercase()
+            );
+            reject(server, local, Some(container), state, out, text.as_bytes());
+            return Outcome::Consumed;
+        }
+    };
+    if !command.spec.arity_ok(request.len()) {
+        let text = format!(
+            "ERR wrong number of arguments for '{}' command",
+            command.spec.name
+        );
+        reject(server, local, Some(command), state, out, text.as_bytes());
+        return Outcome::Consumed;
+    }
+    if !state.authenticated && !command.flags.no_auth {
+        reject(server, local, Some(command), state, out, b"NOAUTH Authentication required.");
+        return Outcome::Consumed;
+    }
+    if let Some(writes_only) = server.paused(now_ms) {
+        if !writes_only || command.flags.write || command.flags.may_replicate {
+            return Outcome::Held;
+        }
+    }
+    let Some(handler) = command.handler else {
+        // A container without a subcommand: its arity already refused it.
+        return Outcome::Consumed;
+    };
+    if server.monitor_count.load(Ordering::Relaxed) > 0
+        && !command.flags.skip_monitor
+        && !command.flags.admin
+    {
+        feed_monitors(server, state, &request);
+    }
+    state
+        .shared
+        .last_command
+        .store(command.index + 1, Ordering::Relaxed);
+    let started = Instant::now();
+    let protocol = state.protocol;
+    handler(
+        &mut Ctx {
+            server,
+            client: state,
+            reply: ReplyWriter::new(out, protocol),
+            local,
+            now_ms,
+            command,
+        },
+        &request,
+    );
+    let elapsed_us = started.elapsed().as_micros() as u64;
+    let failed = out.get(reply_start) == Some(&b'-');
+    {
+        let mut stats = server.worker_stats[local.id].lock();
+        let entry = &mut stats.commands[command.index];
+        entry.calls += 1;
+        entry.usec += elapsed_us;
+        entry
+            .latency_us
+            .get_or_insert_with(new_latency_histogram)
+            .saturating_record(elapsed_us.max(1));
+        if failed {
+            entry.failed_calls += 1;
+            stats.count_error(&out[reply_start..]);
+        }
+        stats.keyspace_hits += std::mem::take(&mut local.keyspace_hits);
+        stats.keyspace_misses += std::mem::take(&mut local.keyspace_misses);
+    }
+    Outcome::Consumed
+}
+
+/// Command latencies from 1 µs to 1000 s with 2 significant digits, as INFO reports them.
+pub fn new_latency_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 1_000_000_000, 2).expect("valid histogram bounds")
+}
+
+/// Writes an error for a command refused before it ran, and counts it.
+fn reject(
+    server: &Server,
+    local: &WorkerLocal,
+    command: Option<&Command>,
+    state: &ClientState,
+    out: &mut Vec<u8>,
+    text: &[u8],
+) {
+    let start = out.len();
+    ReplyWriter::new(out, state.protocol).error(text);
+    let mut stats = server.worker_stats[local.id].lock();
+    if let Some(command) = command {
+        stats.commands[command.index].rejected_calls += 1;
+    }
+    stats.count_error(&out[start..]);
+}
+
+fn truncate(text: &str, max_chars: usize) -> &str {
+    match text.char_indices().nth(max_chars) {
+        Some((end, _)) => &text[..end],
+        None => text,
+    }
+}
+
+/// Valkey's text: the name and the first arguments, quoted, up to about 128 characters.
+fn unknown_command_error(request: &Request<'_>) -> Vec<u8> {
+    let mut args = Vec::new();
+    for arg in request.iter().skip(1) {
+        if args.len() >= 128 {
+            break;
+        }
+        let room = 128 - args.len();
+        args.push(b'\'');
+        args.extend_from_slice(&arg[..arg.len().min(room)]);
+        args.extend_from_slice(b"' ");
+    }
+    let name = request.arg(0);
+    let mut text = b"ERR unknown command '".to_vec();
+    text.extend_from_slice(&name[..name.len().min(128)]);
+    text.extend_from_slice(b"', with args beginning with: ");
+    text.extend_from_slice(&args);
+    text
+}
+
+/// Sends the command to every MONITOR client, in Valkey's line format.
+fn feed_monitors(server: &Server, state: &ClientState, request: &Request<'_>) {
+    let now_us = crate::server::unix_us();
+    let mut line = format!(
+        "+{}.{:06} [{} {}]",
+        now_us / 1_000_000,
+        now_us % 1_000_000,
+        state.db,
+        state.shared.addr
+    )
+    .into_bytes();
+    for arg in request.iter() {
+        line.push(b' ');
+        crate::cmd::write_repr(&mut line, arg);
+    }
+    line.extend_from_slice(b"\r\n");
+    let line: Arc<[u8]> = line.into();
+    let monitors = server.monitors.lock().clone();
+    for (worker, client_id) in monitors {
+        if client_id == state.id() {
+            continue;
+        }
+        if let Some(handle) = server.workers().get(worker) {
+            handle.send(WorkerMessage::Monitor(client_id, line.clone()));
+        }
+    }
+}
