@@ -17,7 +17,8 @@
 #define TERN_LONG_DOUBLE_TEXT_MAX (5 * 1024)
 
 /* Parses text as a long double with Valkey's rules: no leading space, the whole text must be
- * consumed, no overflow or underflow to zero, no NaN. Returns 1 on success. */
+ * consumed (a NUL byte inside it is not an end), no overflow or underflow to zero, no NaN.
+ * Returns 1 on success. */
 static int parse_long_double(const char *text, size_t len, long double *out) {
     char buf[TERN_LONG_DOUBLE_TEXT_MAX];
     char *end;
@@ -28,7 +29,7 @@ static int parse_long_double(const char *text, size_t len, long double *out) {
     buf[len] = '\0';
     errno = 0;
     value = strtold(buf, &end);
-    if (isspace((unsigned char)buf[0]) || end[0] != '\0' ||
+    if (isspace((unsigned char)buf[0]) || end != buf + len ||
         (errno == ERANGE && (value == HUGE_VALL || value == -HUGE_VALL || fpclassify(value) == FP_ZERO)) ||
         isnan(value))
         return 0;

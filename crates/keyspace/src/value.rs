@@ -64,6 +64,11 @@ impl StrValue {
                 return StrValue::Int(number);
             }
         }
+        StrValue::text_for_key(bytes, key_len, with_expire)
+    }
+
+    /// A string stored as text even when it reads as an integer (INCRBYFLOAT's results).
+    pub fn text_for_key(bytes: &[u8], key_len: usize, with_expire: bool) -> StrValue {
         let key_header = if key_len >= 32 { 2 } else { 0 };
         let expire = if with_expire { 8 } else { 0 };
         if key_len + bytes.len() + key_header + expire <= EMBED_BUDGET_BYTES {

@@ -220,7 +220,9 @@ impl Parser {
                     buffer_bytes_hint: 0,
                 });
             }
-            let Some(line_end) = find_crlf(input, header + 1) else {
+            // The header ends at the first CR from its own first byte on: `*1\r\n\r\n` is a
+            // header that is missing its `$`.
+            let Some(line_end) = find_crlf(input, header) else {
                 self.pending = Some(pending);
                 if input.len() - header > INLINE_MAX_BYTES {
                     return Err(ParseError::new("too big bulk count string"));
@@ -505,6 +507,7 @@ mod tests {
         check_error(b"*+1\r\n", "ERR Protocol error: invalid multibulk length");
         check_error(b"*01\r\n", "ERR Protocol error: invalid multibulk length");
         check_error(b"*1\r\nx\r\n", "ERR Protocol error: expected '$', got 'x'");
+        check_error(b"*1\r\n\r\n", "ERR Protocol error: expected '$', got '\r'");
         check_error(b"*1\r\n$-1\r\n", "ERR Protocol error: invalid bulk length");
         check_error(b"*1\r\n$-0\r\n", "ERR Protocol error: invalid bulk length");
         check_error(b"*1\r\n$\r\n", "ERR Protocol error: invalid bulk length");

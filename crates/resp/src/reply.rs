@@ -217,9 +217,11 @@ mod tests {
         String::from_utf8(out).unwrap()
     }
 
+    type Case<'a> = (&'a dyn Fn(&mut ReplyWriter), &'a str, &'a str);
+
     #[test]
     fn types_in_both_protocols() {
-        let cases: [(&dyn Fn(&mut ReplyWriter), &str, &str); 6] = [
+        let cases: [Case; 6] = [
             (&|w| w.null(), "$-1\r\n", "_\r\n"),
             (&|w| w.null_array(), "*-1\r\n", "_\r\n"),
             (&|w| w.map(2), "*4\r\n", "%2\r\n"),

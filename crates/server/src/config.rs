@@ -221,7 +221,7 @@ impl std::fmt::Display for OutputLimits {
 
 fn parse_output_limits(text: &str, mut limits: OutputLimits) -> Result<OutputLimits, String> {
     let words: Vec<&str> = text.split_whitespace().collect();
-    if words.is_empty() || words.len() % 4 != 0 {
+    if words.is_empty() || !words.len().is_multiple_of(4) {
         return Err("Wrong number of arguments in buffer limit configuration.".into());
     }
     for group in words.chunks(4) {
@@ -229,13 +229,17 @@ fn parse_output_limits(text: &str, mut limits: OutputLimits) -> Result<OutputLim
             "normal" => &mut limits.normal,
             "slave" | "replica" => &mut limits.replica,
             "pubsub" => &mut limits.pubsub,
-            _ => return Err("Invalid client class specified in buffer limit configuration.".into()),
+            _ => {
+                return Err("Invalid client class specified in buffer limit configuration.".into())
+            }
         };
         let hard = parse_memory(group[1]).filter(|v| *v >= 0);
         let soft = parse_memory(group[2]).filter(|v| *v >= 0);
         let seconds = group[3].parse::<i64>().ok().filter(|v| *v >= 0);
         let (Some(hard), Some(soft), Some(seconds)) = (hard, soft, seconds) else {
-            return Err("Error in hard, soft or soft_seconds setting in buffer limit configuration.".into());
+            return Err(
+                "Error in hard, soft or soft_seconds setting in buffer limit configuration.".into(),
+            );
         };
         *class = OutputLimit {
             hard_bytes: hard as u64,
@@ -268,8 +272,10 @@ impl Config {
     }
 
     fn index_of(name: &str) -> Option<usize> {
-        DEFS.iter()
-            .position(|def| def.name.eq_ignore_ascii_case(name) || def.alias.is_some_and(|a| a.eq_ignore_ascii_case(name)))
+        DEFS.iter().position(|def| {
+            def.name.eq_ignore_ascii_case(name)
+                || def.alias.is_some_and(|a| a.eq_ignore_ascii_case(name))
+        })
     }
 
     /// Checks `text` for directive `index` and stores it. Errors are Valkey's reasons.
@@ -281,11 +287,11 @@ impl Config {
             }
             Kind::Int { min, max, memory } => {
                 let value = if memory {
-                    parse_memory(text)
+                    parse_memory(text).ok_or("argument must be a memory value")?
                 } else {
-                    text.parse::<i64>().ok()
-                }
-                .ok_or("argument couldn't be parsed into an integer")?;
+                    text.parse::<i64>()
+                        .map_err(|_| "argument couldn't be parsed into an integer")?
+                };
                 let value = if DEFS[index].name == "hz" {
                     // Valkey clamps hz rather than refusing it.
                     value.clamp(min, max)
@@ -293,7 +299,9 @@ impl Config {
                     value
                 };
                 if value < min || value > max {
-                    return Err(format!("argument must be between {min} and {max} inclusive"));
+                    return Err(format!(
+                        "argument must be between {min} and {max} inclusive"
+                    ));
                 }
                 self.numbers[index].store(value, Ordering::Relaxed);
             }
@@ -302,7 +310,10 @@ impl Config {
                     .iter()
                     .position(|name| name.eq_ignore_ascii_case(text))
                     .ok_or_else(|| {
-                        format!("argument(s) must be one of the following: {}", names.join(", "))
+                        format!(
+                            "argument(s) must be one of the following: {}",
+                            names.join(", ")
+                        )
                     })?;
                 self.numbers[index].store(position as i64, Ordering::Relaxed);
             }
@@ -344,7 +355,12 @@ impl Config {
     /// The text CONFIG GET shows for a directive.
     pub fn show(&self, index: usize) -> String {
         match DEFS[index].kind {
-            Kind::Bool => if self.numbers[index].load(Ordering::Relaxed) != 0 { "yes" } else { "no" }.into(),
+            Kind::Bool => if self.numbers[index].load(Ordering::Relaxed) != 0 {
+                "yes"
+            } else {
+                "no"
+            }
+            .into(),
             Kind::Int { .. } => self.numbers[index].load(Ordering::Relaxed).to_string(),
             Kind::Enum(names) => names[self.numbers[index].load(Ordering::Relaxed) as usize].into(),
             Kind::Text | Kind::Special(_) => self.texts[index].read().clone(),
@@ -352,12 +368,16 @@ impl Config {
     }
 
     /// CONFIG GET: (name, value) of every directive matching any of the patterns, each once.
+    /// Pattern by pattern, in the order given, as Valkey answers.
     pub fn get_matching(&self, patterns: &[&[u8]]) -> Vec<(&'static str, String)> {
-        let mut found = Vec::new();
-        for (index, def) in DEFS.iter().enumerate() {
-            for name in std::iter::once(def.name).chain(def.alias) {
-                if patterns.iter().any(|p| glob_match(p, name.as_bytes(), true)) {
-                    found.push((name, self.show(index)));
+        let mut found: Vec<(&'static str, String)> = Vec::new();
+        for pattern in patterns {
+            for (index, def) in DEFS.iter().enumerate() {
+                for name in std::iter::once(def.name).chain(def.alias) {
+                    let new = !found.iter().any(|(seen, _)| *seen == name);
+                    if new && glob_match(pattern, name.as_bytes(), true) {
+                        found.push((name, self.show(index)));
+                    }
                 }
             }
         }
@@ -368,8 +388,9 @@ impl Config {
     pub fn set_many(&self, pairs: &[(&str, &str)]) -> Result<(), String> {
         let mut indices = Vec::new();
         for (name, _) in pairs {
-            let index = Self::index_of(name)
-                .ok_or_else(|| format!("ERR Unknown option or number of arguments for CONFIG SET - '{name}'"))?;
+            let index = Self::index_of(name).ok_or_else(|| {
+                format!("ERR Unknown option or number of arguments for CONFIG SET - '{name}'")
+            })?;
             if indices.contains(&index) {
                 return Err(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter"));
             }
@@ -384,7 +405,9 @@ impl Config {
                 for (&done, old) in indices[..position].iter().zip(&saved) {
                     let _ = self.store(done, old);
                 }
-                return Err(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}"));
+                return Err(format!(
+                    "ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}"
+                ));
             }
         }
         Ok(())

@@ -38,7 +38,11 @@ impl ExpireCycle {
         if !server.active_expire.load(Ordering::Relaxed) {
             return;
         }
-        let effort = (server.config.int(Directive::ActiveExpireEffort).clamp(1, 10) - 1) as u64;
+        let effort = (server
+            .config
+            .int(Directive::ActiveExpireEffort)
+            .clamp(1, 10)
+            - 1) as u64;
         let keys_per_step = KEYS_PER_STEP + KEYS_PER_STEP / 4 * effort as usize;
         let time_percent = 25 + 2 * effort;
         let acceptable_stale_percent = 10 - effort as usize;

@@ -44,7 +44,10 @@ fn bind_all(config: &Config) -> std::io::Result<Vec<TcpListener>> {
             "*" => "0.0.0.0".parse().expect("valid address"),
             "::*" => "::".parse().expect("valid address"),
             other => other.parse().map_err(|_| {
-                std::io::Error::new(ErrorKind::InvalidInput, format!("Invalid bind address '{other}'"))
+                std::io::Error::new(
+                    ErrorKind::InvalidInput,
+                    format!("Invalid bind address '{other}'"),
+                )
             })?,
         };
         match listen(ip, port, backlog) {
@@ -190,7 +193,8 @@ fn accept_all(server: &Server, listener: &TcpListener, next_worker: &mut usize) 
                 let workers = server.workers();
                 let worker = *next_worker % workers.len();
                 *next_worker = next_worker.wrapping_add(1);
-                workers[worker].send(WorkerMessage::Connection(stream, addr));
+                let id = server.next_client_id.fetch_add(1, Ordering::Relaxed);
+                workers[worker].send(WorkerMessage::Connection(stream, addr, id));
             }
             Err(error) if error.kind() == ErrorKind::WouldBlock => return,
             Err(error) if error.kind() == ErrorKind::Interrupted => continue,
@@ -216,7 +220,11 @@ fn watch_signals(server: Arc<Server>, waker: Arc<Waker>) {
         .name("tern-signals".into())
         .spawn(move || {
             if let Some(signal) = signals.forever().next() {
-                let name = if signal == SIGTERM { "SIGTERM" } else { "SIGINT" };
+                let name = if signal == SIGTERM {
+                    "SIGTERM"
+                } else {
+                    "SIGINT"
+                };
                 crate::warning!("Received {name} scheduling shutdown...");
                 server.request_shutdown();
                 let _ = waker.wake();

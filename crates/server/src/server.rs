@@ -33,8 +33,8 @@ pub fn unix_us() -> u64 {
 
 /// A message to a worker, delivered through its inbox and waker.
 pub enum WorkerMessage {
-    /// A new connection for this worker to own.
-    Connection(mio::net::TcpStream, std::net::SocketAddr),
+    /// A new connection for this worker to own, with its client id (given in accept order).
+    Connection(mio::net::TcpStream, std::net::SocketAddr, u64),
     /// Close a client (CLIENT KILL from another worker, shutdown).
     Kill(u64),
     /// A line for a MONITOR client of this worker.
@@ -177,9 +177,7 @@ impl Server {
         let command_count = table.commands.len();
         let mut run_id = String::with_capacity(40);
         for _ in 0..40 {
-            run_id.push(
-                char::from_digit(rand::random_range(0..16u32), 16).unwrap_or('0'),
-            );
+            run_id.push(char::from_digit(rand::random_range(0..16u32), 16).unwrap_or('0'));
         }
         Server {
             keyspace: Keyspace::new(databases),

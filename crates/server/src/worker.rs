@@ -129,7 +129,7 @@ impl Worker {
         let messages = std::mem::take(&mut *self.server.workers()[self.local.id].inbox.lock());
         for message in messages {
             match message {
-                WorkerMessage::Connection(stream, addr) => self.adopt(stream, addr),
+                WorkerMessage::Connection(stream, addr, id) => self.adopt(stream, addr, id),
                 WorkerMessage::Kill(client_id) => {
                     if let Some(&index) = self.by_client_id.get(&client_id) {
                         self.close(index);
@@ -148,7 +148,7 @@ impl Worker {
         }
     }
 
-    fn adopt(&mut self, mut stream: TcpStream, addr: std::net::SocketAddr) {
+    fn adopt(&mut self, mut stream: TcpStream, addr: std::net::SocketAddr, id: u64) {
         let index = self.free_tokens.pop().unwrap_or_else(|| {
             self.conns.push(None);
             self.conns.len() - 1
@@ -160,11 +160,12 @@ impl Worker {
         ) {
             crate::warning!("Registering a connection failed: {error}");
             self.free_tokens.push(index);
-            self.server.connected_clients.fetch_sub(1, Ordering::Relaxed);
+            self.server
+                .connected_clients
+                .fetch_sub(1, Ordering::Relaxed);
             return;
         }
         let _ = stream.set_nodelay(true);
-        let id = self.server.next_client_id.fetch_add(1, Ordering::Relaxed);
         let local_addr = stream.local_addr().unwrap_or(addr);
         let fd = {
             use std::os::fd::AsRawFd;
@@ -211,7 +212,9 @@ impl Worker {
                 .monitor_count
                 .store(monitors.len(), Ordering::Relaxed);
         }
-        self.server.connected_clients.fetch_sub(1, Ordering::Relaxed);
+        self.server
+            .connected_clients
+            .fetch_sub(1, Ordering::Relaxed);
         self.free_tokens.push(index);
         crate::verbose!("Client closed connection id={id}");
     }
@@ -245,9 +248,7 @@ impl Worker {
                 Ok(count) => {
                     conn.read_len += count;
                     let shared = &conn.state.shared;
-                    shared
-                        .net_in
-                        .fetch_add(count as u64, Ordering::Relaxed);
+                    shared.net_in.fetch_add(count as u64, Ordering::Relaxed);
                     if conn.read_len - conn.read_pos > query_limit {
                         crate::warning!(
                             "Closing client that reached max query buffer length (id={})",
@@ -284,10 +285,7 @@ impl Worker {
         let Some(conn) = self.conns[index].as_mut() else {
             return;
         };
-        let limits = ParseLimits {
-            bulk_bytes_max: server.config.int(Directive::ProtoMaxBulkLen),
-            unauthenticated: !conn.state.authenticated,
-        };
+        let bulk_bytes_max = server.config.int(Directive::ProtoMaxBulkLen);
         let Conn {
             parser,
             read_buffer,
@@ -301,6 +299,11 @@ impl Worker {
         let mut commands = 0u64;
         while *read_pos < *read_len && !state.close_after_reply {
             let input = &read_buffer[*read_pos..*read_len];
+            // Read per command: an AUTH earlier in the same read lifts the tighter limits.
+            let limits = ParseLimits {
+                bulk_bytes_max,
+                unauthenticated: !state.authenticated,
+            };
             match parser.parse(input, limits) {
                 Ok(Parsed::Command { consumed }) => {
                     let request = parser.request(input);
@@ -308,7 +311,14 @@ impl Worker {
                         *read_pos += consumed;
                         continue;
                     }
-                    match execute(server, &mut self.local, state, write_buffer, request, now_ms) {
+                    match execute(
+                        server,
+                        &mut self.local,
+                        state,
+                        write_buffer,
+                        request,
+                        now_ms,
+                    ) {
                         Outcome::Consumed => {
                             *read_pos += consumed;
                             commands += 1;
@@ -420,10 +430,10 @@ impl Worker {
                 conn.write_buffer = Vec::new();
             }
         }
-        conn.state
-            .shared
-            .output_bytes
-            .store((conn.write_buffer.len() - conn.write_pos) as u64, Ordering::Relaxed);
+        conn.state.shared.output_bytes.store(
+            (conn.write_buffer.len() - conn.write_pos) as u64,
+            Ordering::Relaxed,
+        );
         if drained && conn.state.close_after_reply {
             self.close(index);
         }
@@ -456,7 +466,11 @@ impl Worker {
             .enumerate()
             .filter_map(|(index, conn)| {
                 let conn = conn.as_ref()?;
-                let last = conn.state.shared.last_interaction_ms.load(Ordering::Relaxed);
+                let last = conn
+                    .state
+                    .shared
+                    .last_interaction_ms
+                    .load(Ordering::Relaxed);
                 let idle_s = now_ms.saturating_sub(last) / 1000;
                 (idle_s > timeout_s && !conn.state.monitor).then_some(index)
             })
@@ -490,7 +504,8 @@ fn make_room(conn: &mut Conn) {
         return;
     }
     if conn.read_pos > 0 {
-        conn.read_buffer.copy_within(conn.read_pos..conn.read_len, 0);
+        conn.read_buffer
+            .copy_within(conn.read_pos..conn.read_len, 0);
         conn.read_len -= conn.read_pos;
         conn.read_pos = 0;
     } else {
@@ -538,7 +553,28 @@ fn run_command(
 ) -> Outcome {
     let reply_start = out.len();
     let name = request.arg(0);
-    let command = match server.table.resolve(name, request.get(1)) {
+    let lookup = server.table.resolve(name, request.get(1));
+    // Before authentication every command but the few marked no_auth gets NOAUTH, even an
+    // unknown one or one with the wrong number of arguments.
+    if !state.authenticated {
+        let allowed = matches!(lookup, Lookup::Found(command) if command.flags.no_auth);
+        if !allowed {
+            let command = match lookup {
+                Lookup::Found(command) | Lookup::UnknownSubcommand(command) => Some(command),
+                Lookup::Unknown => None,
+            };
+            reject(
+                server,
+                local,
+                command,
+                state,
+                out,
+                b"NOAUTH Authentication required.",
+            );
+            return Outcome::Consumed;
+        }
+    }
+    let command = match lookup {
         Lookup::Found(command) => command,
         Lookup::Unknown => {
             let text = unknown_command_error(&request);
@@ -546,13 +582,14 @@ fn run_command(
             return Outcome::Consumed;
         }
         Lookup::UnknownSubcommand(container) => {
-            let sub = String::from_utf8_lossy(request.arg(1));
-            let text = format!(
-                "ERR unknown subcommand '{}'. Try {} HELP.",
-                truncate(&sub, 128),
-                container.spec.name.to_ascii_uppercase()
+            let sub = crate::cmd::c_str(request.arg(1));
+            let suffix = format!("'. Try {} HELP.", container.spec.name.to_ascii_uppercase());
+            let text = crate::cmd::error_with_arg(
+                "ERR unknown subcommand '",
+                &sub[..sub.len().min(128)],
+                &suffix,
             );
-            reject(server, local, Some(container), state, out, text.as_bytes());
+            reject(server, local, Some(container), state, out, &text);
             return Outcome::Consumed;
         }
     };
@@ -564,10 +601,6 @@ fn run_command(
         reject(server, local, Some(command), state, out, text.as_bytes());
         return Outcome::Consumed;
     }
-    if !state.authenticated && !command.flags.no_auth {
-        reject(server, local, Some(command), state, out, b"NOAUTH Authentication required.");
-        return Outcome::Consumed;
-    }
     if let Some(writes_only) = server.paused(now_ms) {
         if !writes_only || command.flags.write || command.flags.may_replicate {
             return Outcome::Held;
@@ -577,12 +610,6 @@ fn run_command(
         // A container without a subcommand: its arity already refused it.
         return Outcome::Consumed;
     };
-    if server.monitor_count.load(Ordering::Relaxed) > 0
-        && !command.flags.skip_monitor
-        && !command.flags.admin
-    {
-        feed_monitors(server, state, &request);
-    }
     state
         .shared
         .last_command
@@ -601,6 +628,13 @@ fn run_command(
         &request,
     );
     let elapsed_us = started.elapsed().as_micros() as u64;
+    // Monitors see a command once it has run, with the database it left selected.
+    if server.monitor_count.load(Ordering::Relaxed) > 0
+        && !command.flags.skip_monitor
+        && !command.flags.admin
+    {
+        feed_monitors(server, state, &request);
+    }
     let failed = out.get(reply_start) == Some(&b'-');
     {
         let mut stats = server.worker_stats[local.id].lock();
@@ -644,13 +678,6 @@ fn reject(
     stats.count_error(&out[start..]);
 }
 
-fn truncate(text: &str, max_chars: usize) -> &str {
-    match text.char_indices().nth(max_chars) {
-        Some((end, _)) => &text[..end],
-        None => text,
-    }
-}
-
 /// Valkey's text: the name and the first arguments, quoted, up to about 128 characters.
 fn unknown_command_error(request: &Request<'_>) -> Vec<u8> {
     let mut args = Vec::new();
@@ -659,11 +686,12 @@ fn unknown_command_error(request: &Request<'_>) -> Vec<u8> {
             break;
         }
         let room = 128 - args.len();
+        let arg = crate::cmd::c_str(arg);
         args.push(b'\'');
         args.extend_from_slice(&arg[..arg.len().min(room)]);
         args.extend_from_slice(b"' ");
     }
-    let name = request.arg(0);
+    let name = crate::cmd::c_str(request.arg(0));
     let mut text = b"ERR unknown command '".to_vec();
     text.extend_from_slice(&name[..name.len().min(128)]);
     text.extend_from_slice(b"', with args beginning with: ");

@@ -13,7 +13,11 @@ use tern_server::memory::{install_probe, resident_bytes, MemoryFigures};
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[derive(Parser)]
-#[command(name = "tern", version, about = "A Valkey-compatible in-memory data store")]
+#[command(
+    name = "tern",
+    version,
+    about = "A Valkey-compatible in-memory data store"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -34,7 +38,9 @@ static PEAK_ALLOCATED: AtomicU64 = AtomicU64::new(0);
 fn jemalloc_figures() -> MemoryFigures {
     let _ = tikv_jemalloc_ctl::epoch::advance();
     let allocated = tikv_jemalloc_ctl::stats::allocated::read().unwrap_or(0) as u64;
-    let peak = PEAK_ALLOCATED.fetch_max(allocated, Ordering::Relaxed).max(allocated);
+    let peak = PEAK_ALLOCATED
+        .fetch_max(allocated, Ordering::Relaxed)
+        .max(allocated);
     MemoryFigures {
         allocated,
         resident: resident_bytes(),
@@ -79,7 +85,10 @@ fn server(args: &[String]) -> i32 {
             "*** FATAL CONFIG FILE ERROR (Tern {}) ***",
             env!("CARGO_PKG_VERSION")
         );
-        eprintln!("Reading the configuration file, at line {}", error.line_number);
+        eprintln!(
+            "Reading the configuration file, at line {}",
+            error.line_number
+        );
         eprintln!(">>> '{}'", error.line);
         eprintln!("{}", error.reason);
         return 1;

@@ -22,9 +22,8 @@ fn printable(bytes: &[u8]) -> bool {
 /// Names the connection (empty clears the name); replies with the error on a bad name.
 pub fn set_name(ctx: &mut Ctx<'_>, name: &[u8]) -> bool {
     if !printable(name) {
-        ctx.reply.error(
-            b"ERR Client names cannot contain spaces, newlines or special characters.",
-        );
+        ctx.reply
+            .error(b"ERR Client names cannot contain spaces, newlines or special characters.");
         return false;
     }
     *ctx.client.shared.name.lock() = name.to_vec();
@@ -56,11 +55,7 @@ pub fn setinfo(ctx: &mut Ctx<'_>, request: &Request<'_>) {
     } else if attribute.eq_ignore_ascii_case(b"LIB-VER") {
         (&ctx.client.shared.lib_ver, "lib-ver")
     } else {
-        let text = format!(
-            "ERR Unrecognized option '{}'",
-            String::from_utf8_lossy(attribute)
-        );
-        return ctx.error_text(&text);
+        return ctx.error_with_arg("ERR Unrecognized option '", attribute, "'");
     };
     if !printable(value) {
         let text = format!("ERR {label} cannot contain spaces, newlines or special characters.");
@@ -96,7 +91,8 @@ pub fn describe(server: &Server, client: &ClientShared, now_ms: u64) -> String {
     }
     let output_bytes = client.output_bytes.load(Ordering::Relaxed);
     let query_bytes = client.query_buffer_bytes.load(Ordering::Relaxed);
-    let lossy = |bytes: &parking_lot::Mutex<Vec<u8>>| String::from_utf8_lossy(&bytes.lock()).into_owned();
+    let lossy =
+        |bytes: &parking_lot::Mutex<Vec<u8>>| String::from_utf8_lossy(&bytes.lock()).into_owned();
     format!(
         "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} capa= db={} sub=0 psub=0 ssub=0 multi=-1 watch=0 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events={} cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={} tot-net-in={} tot-net-out={} tot-cmds={}\n",
         client.id,
@@ -152,8 +148,7 @@ pub fn list(ctx: &mut Ctx<'_>, request: &Request<'_>) {
         Some(option) if option.eq_ignore_ascii_case(b"TYPE") && request.len() == 4 => {
             let name = request.arg(3);
             if !client_type_known(name) {
-                let text = format!("ERR Unknown client type '{}'", String::from_utf8_lossy(name));
-                return ctx.error_text(&text);
+                return ctx.error_with_arg("ERR Unknown client type '", name, "'");
             }
             type_filter = Some(name);
         }
@@ -203,7 +198,9 @@ impl KillFilter<'_> {
         (!self.skip_me || client.id != me)
             && self.id.is_none_or(|id| client.id == id)
             && self.client_type.is_none_or(|name| is_type(client, name))
-            && self.addr.is_none_or(|addr| client.addr.to_string().as_bytes() == addr)
+            && self
+                .addr
+                .is_none_or(|addr| client.addr.to_string().as_bytes() == addr)
             && self
                 .local_addr
                 .is_none_or(|addr| client.local_addr.to_string().as_bytes() == addr)
@@ -217,7 +214,6 @@ impl KillFilter<'_> {
 /// CLIENT KILL addr:port | CLIENT KILL [ID id] [TYPE type] [ADDR addr] [LADDR addr] [USER user]
 /// [SKIPME yes|no] [MAXAGE seconds]
 pub fn kill(ctx: &mut Ctx<'_>, request: &Request<'_>) {
-    let me = ctx.client.id();
     if request.len() == 3 {
         let filter = KillFilter {
             id: None,
@@ -233,7 +229,7 @@ pub fn kill(ctx: &mut Ctx<'_>, request: &Request<'_>) {
             _ => ctx.reply.ok(),
         };
     }
-    if request.len() % 2 != 0 {
+    if !request.len().is_multiple_of(2) {
         return ctx.reply.error(SYNTAX_ERROR);
     }
     let mut filter = KillFilter {
@@ -256,8 +252,7 @@ pub fn kill(ctx: &mut Ctx<'_>, request: &Request<'_>) {
             }
         } else if is("TYPE") {
             if !client_type_known(value) {
-                let text = format!("ERR Unknown client type '{}'", String::from_utf8_lossy(value));
-                return ctx.error_text(&text);
+                return ctx.error_with_arg("ERR Unknown client type '", value, "'");
             }
             filter.client_type = Some(value);
         } else if is("ADDR") {
@@ -266,8 +261,7 @@ pub fn kill(ctx: &mut Ctx<'_>, request: &Request<'_>) {
             filter.local_addr = Some(value);
         } else if is("USER") {
             if value != b"default" {
-                let text = format!("ERR No such user '{}'", String::from_utf8_lossy(value));
-                return ctx.error_text(&text);
+                return ctx.error_with_arg("ERR No such user '", value, "'");
             }
             filter.user = Some(value);
         } else if is("SKIPME") {
@@ -287,7 +281,6 @@ pub fn kill(ctx: &mut Ctx<'_>, request: &Request<'_>) {
             return ctx.reply.error(SYNTAX_ERROR);
         }
     }
-    let _ = me;
     let killed = kill_matching(ctx, &filter);
     ctx.reply.int(killed as i64);
 }

@@ -10,6 +10,11 @@ use crate::VALKEY_VERSION;
 
 /// PING [message]
 pub fn ping(ctx: &mut Ctx<'_>, request: &Request<'_>) {
+    if request.len() > 2 {
+        return ctx
+            .reply
+            .error(b"ERR wrong number of arguments for 'ping' command");
+    }
     match request.get(1) {
         Some(message) => ctx.reply.bulk(message),
         None => ctx.reply.simple(b"PONG"),
@@ -124,11 +129,7 @@ pub fn hello(ctx: &mut Ctx<'_>, request: &Request<'_>) {
             name = Some(request.arg(index + 1));
             index += 2;
         } else {
-            let text = format!(
-                "ERR Syntax error in HELLO option '{}'",
-                String::from_utf8_lossy(option)
-            );
-            return ctx.error_text(&text);
+            return ctx.error_with_arg("ERR Syntax error in HELLO option '", option, "'");
         }
     }
     if let Some((user, password)) = credentials {

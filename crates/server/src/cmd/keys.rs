@@ -4,9 +4,7 @@
 use tern_keyspace::{find_guard, glob_match, key_slot, num::parse_u64};
 use tern_resp::Request;
 
-use super::{
-    parse_db, parse_i64, write_help, Ctx, NOT_AN_INTEGER, SAME_OBJECT, SYNTAX_ERROR,
-};
+use super::{parse_db, parse_i64, write_help, Ctx, NOT_AN_INTEGER, SAME_OBJECT, SYNTAX_ERROR};
 
 /// DEL key [key ...] and UNLINK key [key ...]
 pub fn del(ctx: &mut Ctx<'_>, request: &Request<'_>) {
@@ -66,8 +64,7 @@ fn parse_expire_flags(ctx: &mut Ctx<'_>, request: &Request<'_>) -> Option<Expire
             b"GT" => flags.gt = true,
             b"LT" => flags.lt = true,
             _ => {
-                let text = format!("ERR Unsupported option {}", String::from_utf8_lossy(option));
-                ctx.error_text(&text);
+                ctx.error_with_arg("ERR Unsupported option ", option, "");
                 return None;
             }
         }
@@ -162,9 +159,17 @@ fn ttl_generic(ctx: &mut Ctx<'_>, request: &Request<'_>, milliseconds: bool, abs
     let Some(at) = entry.expire_at_ms() else {
         return ctx.reply.int(-1);
     };
-    let value = if absolute { at as i64 } else { at as i64 - now_ms }.max(0);
-    ctx.reply
-        .int(if milliseconds { value } else { (value + 500) / 1000 });
+    let value = if absolute {
+        at as i64
+    } else {
+        at as i64 - now_ms
+    }
+    .max(0);
+    ctx.reply.int(if milliseconds {
+        value
+    } else {
+        (value + 500) / 1000
+    });
 }
 
 /// TTL key
@@ -260,8 +265,7 @@ pub fn scan(ctx: &mut Ctx<'_>, request: &Request<'_>) {
         } else if option.eq_ignore_ascii_case(b"TYPE") {
             let lower = value.to_ascii_lowercase();
             if !KNOWN_TYPES.contains(&lower.as_slice()) {
-                let text = format!("ERR unknown type name '{}'", String::from_utf8_lossy(value));
-                return ctx.error_text(&text);
+                return ctx.error_with_arg("ERR unknown type name '", value, "'");
             }
             type_name = Some(lower);
         } else {
@@ -431,7 +435,11 @@ pub fn move_(ctx: &mut Ctx<'_>, request: &Request<'_>) {
 }
 
 /// Looks up a key for OBJECT without touching its access time.
-fn with_entry(ctx: &mut Ctx<'_>, key: &[u8], reply: impl FnOnce(&mut Ctx<'_>, &tern_keyspace::Entry)) {
+fn with_entry(
+    ctx: &mut Ctx<'_>,
+    key: &[u8],
+    reply: impl FnOnce(&mut Ctx<'_>, &tern_keyspace::Entry),
+) {
     let mut table = ctx.db().lock_key(key);
     match table.get(key, ctx.now_ms) {
         Some(entry) => reply(ctx, entry),

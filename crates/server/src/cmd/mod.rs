@@ -189,6 +189,11 @@ impl<'a> Ctx<'a> {
     pub fn error_text(&mut self, text: &str) {
         self.reply.error(text.as_bytes());
     }
+
+    /// Replies `prefix` + argument + `suffix` as an error (see [`error_with_arg`]).
+    pub fn error_with_arg(&mut self, prefix: &str, arg: &[u8], suffix: &str) {
+        self.reply.error(&error_with_arg(prefix, arg, suffix));
+    }
 }
 
 /// Parses an integer argument with Valkey's strict syntax.
@@ -197,15 +202,37 @@ pub fn parse_i64(arg: &[u8]) -> Option<i64> {
     tern_keyspace::num::parse_i64(arg)
 }
 
+pub const NOT_AN_INT32: &[u8] =
+    b"ERR value is out of range, value must between -2147483648 and 2147483647";
+
+/// Parses a 32-bit integer argument, with Valkey's two different errors.
+pub fn parse_i32(arg: &[u8]) -> Result<i32, &'static [u8]> {
+    let value = parse_i64(arg).ok_or(NOT_AN_INTEGER)?;
+    i32::try_from(value).map_err(|_| NOT_AN_INT32)
+}
+
 /// Parses a database index the way SELECT, MOVE and COPY do: an `int`, then a range check.
 pub fn parse_db(server: &Server, arg: &[u8]) -> Result<usize, &'static [u8]> {
-    let index = parse_i64(arg)
-        .filter(|v| i32::try_from(*v).is_ok())
-        .ok_or(NOT_AN_INTEGER)?;
+    let index = parse_i32(arg)?;
     if index < 0 || index as usize >= server.keyspace.db_count() {
         return Err(DB_OUT_OF_RANGE);
     }
     Ok(index as usize)
+}
+
+/// The part of a client-supplied string that Valkey shows in an error message: it formats with
+/// C's `%s`, which stops at the first NUL byte.
+pub fn c_str(bytes: &[u8]) -> &[u8] {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    &bytes[..end]
+}
+
+/// An error text made of `prefix`, a client-supplied argument (as `%s` shows it) and `suffix`.
+pub fn error_with_arg(prefix: &str, arg: &[u8], suffix: &str) -> Vec<u8> {
+    let mut text = prefix.as_bytes().to_vec();
+    text.extend_from_slice(c_str(arg));
+    text.extend_from_slice(suffix.as_bytes());
+    text
 }
 
 /// Appends `bytes` quoted and escaped the way Valkey shows arguments in MONITOR and CLIENT LIST:

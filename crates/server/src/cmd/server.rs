@@ -126,7 +126,10 @@ fn write_section(server: &Server, section: &str, now_ms: u64, out: &mut String) 
             line("availability_zone", &"");
         }
         "clients" => {
-            line("connected_clients", &server.connected_clients.load(Ordering::Relaxed));
+            line(
+                "connected_clients",
+                &server.connected_clients.load(Ordering::Relaxed),
+            );
             line("cluster_connections", &0);
             line("maxclients", &server.config.int(Directive::Maxclients));
             line("client_recent_max_input_buffer", &0);
@@ -178,10 +181,16 @@ fn write_section(server: &Server, section: &str, now_ms: u64, out: &mut String) 
                 &server.total_connections_received.load(Ordering::Relaxed),
             );
             line("total_commands_processed", &stats.calls);
-            line("instantaneous_ops_per_sec", &server.ops_samples.lock().per_second());
+            line(
+                "instantaneous_ops_per_sec",
+                &server.ops_samples.lock().per_second(),
+            );
             line("total_net_input_bytes", &stats.net_in);
             line("total_net_output_bytes", &stats.net_out);
-            line("rejected_connections", &server.rejected_connections.load(Ordering::Relaxed));
+            line(
+                "rejected_connections",
+                &server.rejected_connections.load(Ordering::Relaxed),
+            );
             line("expired_keys", &EXPIRED_KEYS.load(Ordering::Relaxed));
             line("evicted_keys", &0);
             line("keyspace_hits", &stats.hits);
@@ -202,7 +211,10 @@ fn write_section(server: &Server, section: &str, now_ms: u64, out: &mut String) 
             line("role", &"master");
             line("connected_slaves", &0);
             line("master_replid", &server.run_id);
-            line("master_replid2", &"0000000000000000000000000000000000000000");
+            line(
+                "master_replid2",
+                &"0000000000000000000000000000000000000000",
+            );
             line("master_repl_offset", &0);
             line("second_repl_offset", &-1);
             line("repl_backlog_active", &0);
@@ -217,7 +229,11 @@ fn write_section(server: &Server, section: &str, now_ms: u64, out: &mut String) 
         "modules" => {}
         "commandstats" => {
             for (name, calls, usec, rejected, failed) in command_stats(server) {
-                let per_call = if calls > 0 { usec as f64 / calls as f64 } else { 0.0 };
+                let per_call = if calls > 0 {
+                    usec as f64 / calls as f64
+                } else {
+                    0.0
+                };
                 line(
                     &format!("cmdstat_{name}"),
                     &format!("calls={calls},usec={usec},usec_per_call={per_call:.2},rejected_calls={rejected},failed_calls={failed}"),
@@ -361,7 +377,12 @@ fn os_name() -> String {
             .to_string_lossy()
             .into_owned()
     };
-    format!("{} {} {}", field(&uts.sysname), field(&uts.release), field(&uts.machine))
+    format!(
+        "{} {} {}",
+        field(&uts.sysname),
+        field(&uts.release),
+        field(&uts.machine)
+    )
 }
 
 /// (system, user) CPU seconds of the whole process.
@@ -433,7 +454,10 @@ fn write_command_info(reply: &mut ReplyWriter<'_>, spec: &CommandSpec) {
                 reply.bulk(b"index");
                 reply.int(index);
             }
-            BeginSearch::Keyword { keyword, start_from } => {
+            BeginSearch::Keyword {
+                keyword,
+                start_from,
+            } => {
                 reply.bulk(b"keyword");
                 reply.bulk(b"spec");
                 reply.map(2);
@@ -563,7 +587,7 @@ pub fn command_list(ctx: &mut Ctx<'_>, request: &Request<'_>) {
                 Box::new(move |spec| {
                     spec.acl_categories
                         .iter()
-                        .any(|c| c[1..].as_bytes().eq_ignore_ascii_case(&value))
+                        .any(|c| c.as_bytes()[1..].eq_ignore_ascii_case(&value))
                 })
             } else if kind.eq_ignore_ascii_case(b"PATTERN") {
                 Box::new(move |spec| glob_match(&value, spec.name.as_bytes(), true))
@@ -689,7 +713,7 @@ pub fn config_get(ctx: &mut Ctx<'_>, request: &Request<'_>) {
 
 /// CONFIG SET parameter value [parameter value ...]
 pub fn config_set(ctx: &mut Ctx<'_>, request: &Request<'_>) {
-    if (request.len() - 2) % 2 != 0 {
+    if !(request.len() - 2).is_multiple_of(2) {
         return ctx
             .reply
             .error(b"ERR wrong number of arguments for 'config|set' command");
@@ -747,7 +771,11 @@ pub fn config_rewrite(ctx: &mut Ctx<'_>, _request: &Request<'_>) {
         .collect();
     let mut lines = Vec::new();
     for line in original.lines() {
-        let name = line.split_whitespace().next().unwrap_or_default().to_ascii_lowercase();
+        let name = line
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
         let is_directive = DEFS
             .iter()
             .any(|def| def.name == name || def.alias == Some(name.as_str()));
@@ -824,7 +852,9 @@ pub fn shutdown(ctx: &mut Ctx<'_>, request: &Request<'_>) {
     }
     if save {
         crate::warning!("SHUTDOWN SAVE refused: this server has no persistence yet.");
-        return ctx.reply.error(b"ERR Errors trying to SHUTDOWN. Check logs.");
+        return ctx
+            .reply
+            .error(b"ERR Errors trying to SHUTDOWN. Check logs.");
     }
     crate::warning!("User requested shutdown...");
     ctx.server.request_shutdown();
@@ -856,7 +886,9 @@ pub fn debug(ctx: &mut Ctx<'_>, request: &Request<'_>) {
             ],
         ),
         (b"SLEEP", 3) => {
-            let seconds: f64 = String::from_utf8_lossy(request.arg(2)).parse().unwrap_or(0.0);
+            let seconds: f64 = String::from_utf8_lossy(request.arg(2))
+                .parse()
+                .unwrap_or(0.0);
             if seconds > 0.0 && seconds.is_finite() {
                 std::thread::sleep(Duration::from_secs_f64(seconds));
             }
@@ -872,11 +904,11 @@ pub fn debug(ctx: &mut Ctx<'_>, request: &Request<'_>) {
             _ => ctx.reply.error(super::NOT_AN_INTEGER),
         },
         _ => {
-            let text = format!(
-                "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
-                String::from_utf8_lossy(request.arg(1))
+            ctx.error_with_arg(
+                "ERR unknown subcommand or wrong number of arguments for '",
+                request.arg(1),
+                "'. Try DEBUG HELP.",
             );
-            ctx.error_text(&text);
         }
     }
 }

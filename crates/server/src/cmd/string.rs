@@ -130,7 +130,11 @@ fn parse_set_options<'a>(
             Some(kind @ (ExpireOption::KeepTtl | ExpireOption::Persist)) if compatible(kind) => {
                 expire_option = Some((kind, None));
             }
-            Some(kind) if compatible(kind) && next.is_some() && !matches!(kind, ExpireOption::KeepTtl | ExpireOption::Persist) => {
+            Some(kind)
+                if compatible(kind)
+                    && next.is_some()
+                    && !matches!(kind, ExpireOption::KeepTtl | ExpireOption::Persist) =>
+            {
                 expire_option = Some((kind, next));
                 index += 1;
             }
@@ -233,7 +237,13 @@ pub fn set(ctx: &mut Ctx<'_>, request: &Request<'_>) {
 }
 
 /// Stores a string under `key` with the given expiry handling.
-fn write_string(table: &mut SlotGuard<'_>, key: &[u8], value: &[u8], expire: ExpireArg, now_ms: u64) {
+fn write_string(
+    table: &mut SlotGuard<'_>,
+    key: &[u8],
+    value: &[u8],
+    expire: ExpireArg,
+    now_ms: u64,
+) {
     match expire_update(expire, now_ms) {
         Some(update) => {
             let with_expire = matches!(update, ExpireUpdate::At(_));
@@ -262,7 +272,8 @@ pub fn getex(ctx: &mut Ctx<'_>, request: &Request<'_>) {
     let key = request.arg(1);
     let mut table = ctx.db().lock_key(key);
     let entry = ctx.read(&mut table, key);
-    if entry.is_none() || !reply_string(ctx, entry) {
+    let found = entry.is_some();
+    if !reply_string(ctx, entry) || !found {
         return;
     }
     match options.expire {
@@ -318,7 +329,7 @@ pub fn mget(ctx: &mut Ctx<'_>, request: &Request<'_>) {
 
 /// MSET and MSETNX need an even number of arguments after the name.
 fn check_pairs(ctx: &mut Ctx<'_>, request: &Request<'_>) -> bool {
-    if request.len() % 2 == 0 {
+    if request.len().is_multiple_of(2) {
         let text = format!("ERR wrong number of arguments for '{}' command", ctx.name());
         ctx.error_text(&text);
         return false;
@@ -414,7 +425,11 @@ pub fn append(ctx: &mut Ctx<'_>, request: &Request<'_>) {
     let now_ms = ctx.now_ms;
     match table.get(key, now_ms).map(|e| e.value.as_str_mut()) {
         None => {
-            table.insert(key, new_string(key, value, false, now_ms), ExpireUpdate::Clear);
+            table.insert(
+                key,
+                new_string(key, value, false, now_ms),
+                ExpireUpdate::Clear,
+            );
             ctx.reply.int(value.len() as i64);
         }
         Some(None) => ctx.reply.error(WRONGTYPE),
@@ -454,7 +469,9 @@ fn increment(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) {
         },
     };
     let Some(result) = current.checked_add(delta) else {
-        return ctx.reply.error(b"ERR increment or decrement would overflow");
+        return ctx
+            .reply
+            .error(b"ERR increment or decrement would overflow");
     };
     match table.get(key, now_ms) {
         Some(entry) => entry.value = Value::Str(StrValue::Int(result)),
@@ -508,7 +525,8 @@ pub fn incrbyfloat(ctx: &mut Ctx<'_>, request: &Request<'_>) {
     };
     match sum {
         Ok(text) => {
-            let value = Value::Str(StrValue::for_key(&text, key.len(), false));
+            // The sum is stored as text, never as an integer, as Valkey does.
+            let value = Value::Str(StrValue::text_for_key(&text, key.len(), false));
             match table.get(key, now_ms) {
                 Some(entry) => entry.value = value,
                 None => {
@@ -518,9 +536,9 @@ pub fn incrbyfloat(ctx: &mut Ctx<'_>, request: &Request<'_>) {
             ctx.reply.bulk(&text);
         }
         Err(FloatIncrError::NotAFloat) => ctx.reply.error(NOT_A_FLOAT),
-        Err(FloatIncrError::NanOrInfinity) => {
-            ctx.reply.error(b"ERR increment would produce NaN or Infinity")
-        }
+        Err(FloatIncrError::NanOrInfinity) => ctx
+            .reply
+            .error(b"ERR increment would produce NaN or Infinity"),
     }
 }
 
@@ -629,7 +647,8 @@ pub fn lcs(ctx: &mut Ctx<'_>, request: &Request<'_>) {
             .error(b"ERR The specified keys must contain string values");
     };
     drop(guards);
-    let (mut want_len, mut want_idx, mut with_match_len, mut min_match_len) = (false, false, false, 0i64);
+    let (mut want_len, mut want_idx, mut with_match_len, mut min_match_len) =
+        (false, false, false, 0i64);
     let mut index = 3;
     while index < request.len() {
         let option = request.arg(index);
@@ -652,11 +671,13 @@ pub fn lcs(ctx: &mut Ctx<'_>, request: &Request<'_>) {
         index += 1;
     }
     if want_idx && want_len {
-        return ctx.reply.error(
-            b"ERR If you want both the length and indexes, please just use IDX.",
-        );
+        return ctx
+            .reply
+            .error(b"ERR If you want both the length and indexes, please just use IDX.");
     }
-    let cells = (a.len() as u64 + 1).saturating_mul(b.len() as u64 + 1).saturating_mul(4);
+    let cells = (a.len() as u64 + 1)
+        .saturating_mul(b.len() as u64 + 1)
+        .saturating_mul(4);
     if cells > ctx.server.config.int(Directive::ProtoMaxBulkLen) as u64 {
         return ctx.reply.error(
             b"ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len",
@@ -672,7 +693,7 @@ pub fn lcs(ctx: &mut Ctx<'_>, request: &Request<'_>) {
     if !want_idx {
         return ctx.reply.bulk(&common);
     }
-    let kept: Vec<&(usize, usize, usize, usize)> = matches
+    let kept: Vec<&MatchRange> = matches
         .iter()
         .filter(|(a_start, a_end, _, _)| {
             min_match_len == 0 || (a_end - a_start + 1) as i64 >= min_match_len
@@ -697,6 +718,9 @@ pub fn lcs(ctx: &mut Ctx<'_>, request: &Request<'_>) {
     ctx.reply.int(length as i64);
 }
 
+/// A matching range: (a_start, a_end, b_start, b_end), inclusive.
+type MatchRange = (usize, usize, usize, usize);
+
 /// The classic dynamic programming table: cell (i, j) is the LCS length of a[..i] and b[..j].
 fn lcs_table(a: &[u8], b: &[u8]) -> Vec<u32> {
     let width = b.len() + 1;
@@ -715,18 +739,13 @@ fn lcs_table(a: &[u8], b: &[u8]) -> Vec<u32> {
 
 /// Walks the table back from the end: the common subsequence, and the matching ranges (a_start,
 /// a_end, b_start, b_end) from the last to the first, as Valkey lists them.
-fn lcs_backtrack(
-    a: &[u8],
-    b: &[u8],
-    table: &[u32],
-    length: usize,
-) -> (Vec<u8>, Vec<(usize, usize, usize, usize)>) {
+fn lcs_backtrack(a: &[u8], b: &[u8], table: &[u32], length: usize) -> (Vec<u8>, Vec<MatchRange>) {
     let width = b.len() + 1;
     let mut common = vec![0u8; length];
     let mut ranges = Vec::new();
     let (mut i, mut j, mut remaining) = (a.len(), b.len(), length);
     // A range in progress, as (a_start, a_end, b_start, b_end).
-    let mut current: Option<(usize, usize, usize, usize)> = None;
+    let mut current: Option<MatchRange> = None;
     while i > 0 && j > 0 {
         let mut emit = false;
         if a[i - 1] == b[j - 1] {
