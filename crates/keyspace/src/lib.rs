@@ -16,6 +16,7 @@
 //! - An expired entry is never returned: lookups remove it first.
 //! - Each slot's count of entries with an expiry is exact (it drives active expiry and INFO).
 
+mod bytes;
 mod crc16;
 mod db;
 mod entry;
@@ -24,6 +25,7 @@ pub mod num;
 mod table;
 mod value;
 
+pub use bytes::CompactBytes;
 pub use crc16::{crc16, key_slot, SLOT_COUNT};
 pub use db::{find_guard, Db, Keyspace, ScanCursor};
 pub use entry::Entry;

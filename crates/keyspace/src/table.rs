@@ -1,21 +1,39 @@
 //! A slot table: the keys of one hash slot of one database, behind that slot's own lock.
 
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::LazyLock;
 
-use hashbrown::hash_map::EntryRef;
-use hashbrown::HashMap;
+use hashbrown::hash_table::Entry as TableEntry;
+use hashbrown::{DefaultHashBuilder, HashTable};
 use parking_lot::{Mutex, MutexGuard};
 
+use crate::bytes::CompactBytes;
 use crate::entry::Entry;
 
 /// Keys removed because their time to live ran out, since start (INFO `expired_keys`).
 pub static EXPIRED_KEYS: AtomicU64 = AtomicU64::new(0);
 
+/// The key hasher: seeded at random once per process, because keys come from clients.
+static HASHER: LazyLock<DefaultHashBuilder> = LazyLock::new(DefaultHashBuilder::default);
+
+#[inline]
+fn hash(key: &[u8]) -> u64 {
+    HASHER.hash_one(key)
+}
+
+/// A key and its entry, stored together in the table.
+#[derive(Clone)]
+struct Bucket {
+    key: CompactBytes,
+    entry: Entry,
+}
+
 /// The keys of one slot. Every method that can change whether an entry has an expiry keeps the
 /// count of such entries (`volatile`) exact, which the active expiry cycle and INFO rely on.
 #[derive(Default)]
 pub struct SlotTable {
-    map: HashMap<Box<[u8]>, Entry>,
+    table: HashTable<Bucket>,
     volatile: u32,
 }
 
@@ -32,26 +50,32 @@ pub enum ExpireUpdate {
 
 impl SlotTable {
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.table.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.table.is_empty()
     }
 
     pub fn volatile_len(&self) -> usize {
         self.volatile as usize
     }
 
-    /// Looks up a live entry, removing it first if it has expired.
+    /// Looks up a live entry, removing it first if it has expired. One hash lookup.
     #[inline]
     pub fn get(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
-        let expired = self.map.get(key)?.is_expired(now_ms);
-        if expired {
-            self.remove_expired(key);
+        let found = self
+            .table
+            .find_entry(hash(key), |bucket| bucket.key.as_bytes() == key)
+            .ok()?;
+        if found.get().entry.is_expired(now_ms) {
+            let (bucket, _) = found.remove();
+            self.volatile -= 1;
+            EXPIRED_KEYS.fetch_add(1, Ordering::Relaxed);
+            drop(bucket);
             return None;
         }
-        self.map.get_mut(key)
+        Some(&mut found.into_mut().entry)
     }
 
     /// Whether a live entry exists (expired entries are removed).
@@ -59,18 +83,17 @@ impl SlotTable {
         self.get(key, now_ms).is_some()
     }
 
-    fn remove_expired(&mut self, key: &[u8]) {
-        if self.remove(key).is_some() {
-            EXPIRED_KEYS.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
     /// Stores `entry` under `key`, replacing any entry, and applies `expire`. Returns the entry
-    /// replaced. The key's bytes are copied only when the key is new.
+    /// replaced. One hash lookup.
     pub fn insert(&mut self, key: &[u8], mut entry: Entry, expire: ExpireUpdate) -> Option<Entry> {
-        match self.map.entry_ref(key) {
-            EntryRef::Occupied(mut occupied) => {
-                let old_expire = occupied.get().expire_at_ms;
+        let hash = hash(key);
+        match self.table.entry(
+            hash,
+            |bucket| bucket.key.as_bytes() == key,
+            |bucket| self::hash(&bucket.key),
+        ) {
+            TableEntry::Occupied(mut occupied) => {
+                let old_expire = occupied.get().entry.expire_at_ms;
                 entry.expire_at_ms = match expire {
                     ExpireUpdate::Clear => 0,
                     ExpireUpdate::Keep => old_expire,
@@ -78,54 +101,69 @@ impl SlotTable {
                 };
                 self.volatile =
                     self.volatile + u32::from(entry.expire_at_ms != 0) - u32::from(old_expire != 0);
-                Some(std::mem::replace(occupied.get_mut(), entry))
+                Some(std::mem::replace(&mut occupied.get_mut().entry, entry))
             }
-            EntryRef::Vacant(vacant) => {
+            TableEntry::Vacant(vacant) => {
                 entry.expire_at_ms = match expire {
                     ExpireUpdate::At(at) => at,
                     _ => 0,
                 };
                 self.volatile += u32::from(entry.expire_at_ms != 0);
-                vacant.insert(entry);
+                vacant.insert(Bucket {
+                    key: CompactBytes::new(key),
+                    entry,
+                });
                 None
             }
         }
     }
 
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
-        let entry = self.map.remove(key)?;
-        self.volatile -= u32::from(entry.expire_at_ms != 0);
-        Some(entry)
+        self.remove_entry(key).map(|(_, entry)| entry)
     }
 
     /// Removes and returns an entry together with its stored key (RENAME, MOVE).
-    pub fn remove_entry(&mut self, key: &[u8]) -> Option<(Box<[u8]>, Entry)> {
-        let (key, entry) = self.map.remove_entry(key)?;
-        self.volatile -= u32::from(entry.expire_at_ms != 0);
-        Some((key, entry))
+    pub fn remove_entry(&mut self, key: &[u8]) -> Option<(CompactBytes, Entry)> {
+        let found = self
+            .table
+            .find_entry(hash(key), |bucket| bucket.key.as_bytes() == key)
+            .ok()?;
+        let (bucket, _) = found.remove();
+        self.volatile -= u32::from(bucket.entry.expire_at_ms != 0);
+        Some((bucket.key, bucket.entry))
     }
 
-    /// Puts back an entry with its key and expiry as they are (RENAME, MOVE, SWAPDB).
-    pub fn insert_entry(&mut self, key: Box<[u8]>, entry: Entry) -> Option<Entry> {
+    /// Puts back an entry with its key and expiry as they are (RENAME, MOVE, COPY).
+    pub fn insert_entry(&mut self, key: CompactBytes, entry: Entry) -> Option<Entry> {
         self.volatile += u32::from(entry.expire_at_ms != 0);
-        let old = self.map.insert(key, entry)?;
-        self.volatile -= u32::from(old.expire_at_ms != 0);
-        Some(old)
+        let old = self.remove(&key);
+        let hash = hash(&key);
+        self.table
+            .insert_unique(hash, Bucket { key, entry }, |bucket| {
+                self::hash(&bucket.key)
+            });
+        old
     }
 
     /// Sets or clears the expiry of an existing key. Returns false if the key is absent.
     pub fn set_expire(&mut self, key: &[u8], at_ms: Option<u64>) -> bool {
-        let Some(entry) = self.map.get_mut(key) else {
+        let Some(bucket) = self
+            .table
+            .find_mut(hash(key), |bucket| bucket.key.as_bytes() == key)
+        else {
             return false;
         };
         let new = at_ms.unwrap_or(0);
-        self.volatile = self.volatile + u32::from(new != 0) - u32::from(entry.expire_at_ms != 0);
-        entry.expire_at_ms = new;
+        self.volatile =
+            self.volatile + u32::from(new != 0) - u32::from(bucket.entry.expire_at_ms != 0);
+        bucket.entry.expire_at_ms = new;
         true
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &Entry)> {
-        self.map.iter().map(|(key, entry)| (&key[..], entry))
+        self.table
+            .iter()
+            .map(|bucket| (bucket.key.as_bytes(), &bucket.entry))
     }
 
     /// The `index`-th entry in table order (RANDOMKEY); O(index).
@@ -134,7 +172,7 @@ impl SlotTable {
     }
 
     pub fn clear(&mut self) {
-        self.map = HashMap::default();
+        self.table = HashTable::new();
         self.volatile = 0;
     }
 
@@ -144,9 +182,9 @@ impl SlotTable {
             return (0, 0);
         }
         let checked = self.volatile as usize;
-        let before = self.map.len();
-        self.map.retain(|_, entry| !entry.is_expired(now_ms));
-        let removed = before - self.map.len();
+        let before = self.table.len();
+        self.table.retain(|bucket| !bucket.entry.is_expired(now_ms));
+        let removed = before - self.table.len();
         self.volatile -= removed as u32;
         EXPIRED_KEYS.fetch_add(removed as u64, Ordering::Relaxed);
         (checked, removed)
@@ -210,7 +248,7 @@ impl Drop for SlotGuard<'_> {
     fn drop(&mut self) {
         self.slot
             .keys
-            .store(self.table.map.len() as u32, Ordering::Relaxed);
+            .store(self.table.table.len() as u32, Ordering::Relaxed);
         self.slot
             .volatile
             .store(self.table.volatile, Ordering::Relaxed);

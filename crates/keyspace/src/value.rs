@@ -4,6 +4,7 @@
 //! clients' tests look at them: `int` (the text is a canonical 64-bit integer, stored as one),
 //! `embstr` (short, written whole) and `raw` (long, or grown in place by APPEND/SETRANGE).
 
+use crate::bytes::CompactBytes;
 use crate::num::{format_i64, parse_i64};
 
 /// The longest text stored as `int`.
@@ -22,7 +23,7 @@ pub enum Value {
 #[derive(Clone, Debug, PartialEq)]
 pub enum StrValue {
     Int(i64),
-    Embedded(Box<[u8]>),
+    Embedded(CompactBytes),
     Raw(Vec<u8>),
 }
 
@@ -72,7 +73,7 @@ impl StrValue {
         let key_header = if key_len >= 32 { 2 } else { 0 };
         let expire = if with_expire { 8 } else { 0 };
         if key_len + bytes.len() + key_header + expire <= EMBED_BUDGET_BYTES {
-            StrValue::Embedded(bytes.into())
+            StrValue::Embedded(CompactBytes::new(bytes))
         } else {
             StrValue::Raw(bytes.to_vec())
         }

@@ -39,6 +39,33 @@ pub struct WorkerLocal {
     pub rng: SmallRng,
     pub keyspace_hits: u64,
     pub keyspace_misses: u64,
+    /// Commands run since the statistics were last published: (command index, µs, failed).
+    /// Published once per read batch, so the statistics lock is taken once per batch.
+    calls: Vec<(usize, u64, bool)>,
+    /// A cycle-counter clock: timing a command costs two counter reads, not two system calls.
+    clock: quanta::Clock,
+}
+
+impl WorkerLocal {
+    /// Adds the pending per-command figures to this worker's shared statistics.
+    pub fn publish(&mut self, server: &Server) {
+        if self.calls.is_empty() && self.keyspace_hits == 0 && self.keyspace_misses == 0 {
+            return;
+        }
+        let mut stats = server.worker_stats[self.id].lock();
+        for (index, elapsed_us, failed) in self.calls.drain(..) {
+            let entry = &mut stats.commands[index];
+            entry.calls += 1;
+            entry.usec += elapsed_us;
+            entry.failed_calls += u64::from(failed);
+            entry
+                .latency_us
+                .get_or_insert_with(new_latency_histogram)
+                .saturating_record(elapsed_us.max(1));
+        }
+        stats.keyspace_hits += std::mem::take(&mut self.keyspace_hits);
+        stats.keyspace_misses += std::mem::take(&mut self.keyspace_misses);
+    }
 }
 
 struct Conn {
@@ -87,6 +114,8 @@ impl Worker {
                 rng: SmallRng::from_os_rng(),
                 keyspace_hits: 0,
                 keyspace_misses: 0,
+                calls: Vec::with_capacity(64),
+                clock: quanta::Clock::new(),
             },
             expire: ExpireCycle::new(id),
             next_cron: Instant::now(),
@@ -369,6 +398,7 @@ impl Worker {
             shared.last_interaction_ms.store(now_ms, Ordering::Relaxed);
             shared.total_commands.fetch_add(commands, Ordering::Relaxed);
         }
+        self.local.publish(&self.server);
         self.check_output_limit(index, now_ms);
     }
 
@@ -614,7 +644,7 @@ fn run_command(
         .shared
         .last_command
         .store(command.index + 1, Ordering::Relaxed);
-    let started = Instant::now();
+    let started = local.clock.raw();
     let protocol = state.protocol;
     handler(
         &mut Ctx {
@@ -627,7 +657,7 @@ fn run_command(
         },
         &request,
     );
-    let elapsed_us = started.elapsed().as_micros() as u64;
+    let elapsed_us = local.clock.delta_as_nanos(started, local.clock.raw()) / 1000;
     // Monitors see a command once it has run, with the database it left selected.
     if server.monitor_count.load(Ordering::Relaxed) > 0
         && !command.flags.skip_monitor
@@ -636,22 +666,12 @@ fn run_command(
         feed_monitors(server, state, &request);
     }
     let failed = out.get(reply_start) == Some(&b'-');
-    {
-        let mut stats = server.worker_stats[local.id].lock();
-        let entry = &mut stats.commands[command.index];
-        entry.calls += 1;
-        entry.usec += elapsed_us;
-        entry
-            .latency_us
-            .get_or_insert_with(new_latency_histogram)
-            .saturating_record(elapsed_us.max(1));
-        if failed {
-            entry.failed_calls += 1;
-            stats.count_error(&out[reply_start..]);
-        }
-        stats.keyspace_hits += std::mem::take(&mut local.keyspace_hits);
-        stats.keyspace_misses += std::mem::take(&mut local.keyspace_misses);
+    if failed {
+        server.worker_stats[local.id]
+            .lock()
+            .count_error(&out[reply_start..]);
     }
+    local.calls.push((command.index, elapsed_us, failed));
     Outcome::Consumed
 }
 

@@ -17,6 +17,8 @@ use crate::server::{unix_us, Server};
 
 /// INFO [section [section ...]]
 pub fn info(ctx: &mut Ctx<'_>, request: &Request<'_>) {
+    // This worker's figures of the commands before this one in the same read.
+    ctx.local.publish(ctx.server);
     let sections: Vec<String> = request
         .iter()
         .skip(1)
