@@ -30,5 +30,5 @@ pub use crc16::{crc16, key_slot, SLOT_COUNT};
 pub use db::{find_guard, Db, Keyspace, ScanCursor};
 pub use entry::Entry;
 pub use glob::glob_match;
-pub use table::{ExpireUpdate, Slot, SlotGuard, SlotTable, EXPIRED_KEYS};
+pub use table::{key_hash, ExpireUpdate, Slot, SlotGuard, SlotTable, EXPIRED_KEYS};
 pub use value::{StrValue, Value};

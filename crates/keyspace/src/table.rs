@@ -1,11 +1,22 @@
 //! A slot table: the keys of one hash slot of one database, behind that slot's own lock.
+//!
+//! The table is open addressing over cache-line groups, built for few cache misses per lookup
+//! and for prefetching. A group is one 64-byte line: seven 1-byte tags (the top bits of the
+//! key's hash; 0 = empty) and seven pointers to buckets, each bucket one allocation holding the
+//! key and its entry. A lookup reads the key's home group, compares tags, and follows only
+//! matching pointers: one line of the table and one bucket. Groups that were ever full when an
+//! insert passed them carry an overflow bit, and only then does a lookup go on to the next group;
+//! removal just empties the position.
+//!
+//! Tags and pointers are atomics written only under the slot's lock. That lets the worker look
+//! at a slot's group address without the lock, to prefetch the lines the next commands of a
+//! pipeline will need (see [`Slot::prefetch`]); nothing read that way is ever dereferenced.
 
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::LazyLock;
 
-use hashbrown::hash_table::Entry as TableEntry;
-use hashbrown::{DefaultHashBuilder, HashTable};
+use hashbrown::DefaultHashBuilder;
 use parking_lot::{Mutex, MutexGuard};
 
 use crate::bytes::CompactBytes;
@@ -17,24 +28,40 @@ pub static EXPIRED_KEYS: AtomicU64 = AtomicU64::new(0);
 /// The key hasher: seeded at random once per process, because keys come from clients.
 static HASHER: LazyLock<DefaultHashBuilder> = LazyLock::new(DefaultHashBuilder::default);
 
+/// The hash of a key as the slot tables use it.
 #[inline]
-fn hash(key: &[u8]) -> u64 {
+pub fn key_hash(key: &[u8]) -> u64 {
     HASHER.hash_one(key)
 }
 
-/// A key and its entry, stored together in the table.
-#[derive(Clone)]
+/// Positions per group: seven pointers and a tag word fill a 64-byte line.
+const GROUP_WIDTH: usize = 7;
+/// The tag word's eighth byte holds the overflow bit.
+const OVERFLOW_BIT: u64 = 1 << 56;
+
+#[inline]
+fn tag_of(hash: u64) -> u8 {
+    (hash >> 57) as u8 | 0x80
+}
+
+#[repr(C, align(64))]
+#[derive(Default)]
+struct Group {
+    tags: AtomicU64,
+    buckets: [AtomicPtr<Bucket>; GROUP_WIDTH],
+}
+
+impl Group {
+    #[inline]
+    fn tag(tags: u64, position: usize) -> u8 {
+        (tags >> (position * 8)) as u8
+    }
+}
+
+/// A key and its entry: one allocation.
 struct Bucket {
     key: CompactBytes,
     entry: Entry,
-}
-
-/// The keys of one slot. Every method that can change whether an entry has an expiry keeps the
-/// count of such entries (`volatile`) exact, which the active expiry cycle and INFO rely on.
-#[derive(Default)]
-pub struct SlotTable {
-    table: HashTable<Bucket>,
-    volatile: u32,
 }
 
 /// How a write treats the existing expiry.
@@ -48,34 +75,170 @@ pub enum ExpireUpdate {
     At(u64),
 }
 
+/// The keys of one slot. Every method that can change whether an entry has an expiry keeps the
+/// count of such entries (`volatile`) exact, which the active expiry cycle and INFO rely on.
+#[derive(Default)]
+pub struct SlotTable {
+    /// A power-of-two number of groups; empty until the first insert.
+    groups: Box<[Group]>,
+    len: u32,
+    volatile: u32,
+}
+
+// The buckets are owned through the atomic pointers; only the lock holder touches them.
+impl Drop for SlotTable {
+    fn drop(&mut self) {
+        self.free_all();
+    }
+}
+
+/// Where a key was found: (group, position).
+type Position = (usize, usize);
+
 impl SlotTable {
     pub fn len(&self) -> usize {
-        self.table.len()
+        self.len as usize
     }
 
     pub fn is_empty(&self) -> bool {
-        self.table.is_empty()
+        self.len == 0
     }
 
     pub fn volatile_len(&self) -> usize {
         self.volatile as usize
     }
 
-    /// Looks up a live entry, removing it first if it has expired. One hash lookup.
     #[inline]
-    pub fn get(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
-        let found = self
-            .table
-            .find_entry(hash(key), |bucket| bucket.key.as_bytes() == key)
-            .ok()?;
-        if found.get().entry.is_expired(now_ms) {
-            let (bucket, _) = found.remove();
-            self.volatile -= 1;
-            EXPIRED_KEYS.fetch_add(1, Ordering::Relaxed);
-            drop(bucket);
+    fn mask(&self) -> usize {
+        self.groups.len().wrapping_sub(1)
+    }
+
+    /// The bucket at a position.
+    #[inline]
+    fn bucket(&self, (group, position): Position) -> &Bucket {
+        let pointer = self.groups[group].buckets[position].load(Ordering::Relaxed);
+        // SAFETY: a non-empty tag's pointer is a live bucket owned by this table, and `&self`
+        // (under the slot lock) keeps it alive for the returned lifetime.
+        unsafe { &*pointer }
+    }
+
+    #[inline]
+    fn bucket_mut(&mut self, (group, position): Position) -> &mut Bucket {
+        let pointer = self.groups[group].buckets[position].load(Ordering::Relaxed);
+        // SAFETY: as in `bucket`; `&mut self` makes the access exclusive.
+        unsafe { &mut *pointer }
+    }
+
+    #[inline]
+    fn find(&self, hash: u64, key: &[u8]) -> Option<Position> {
+        if self.groups.is_empty() {
             return None;
         }
-        Some(&mut found.into_mut().entry)
+        let tag = tag_of(hash);
+        let mask = self.mask();
+        let mut group = hash as usize & mask;
+        for _ in 0..self.groups.len() {
+            let tags = self.groups[group].tags.load(Ordering::Relaxed);
+            for position in 0..GROUP_WIDTH {
+                if Group::tag(tags, position) == tag
+                    && self.bucket((group, position)).key.as_bytes() == key
+                {
+                    return Some((group, position));
+                }
+            }
+            if tags & OVERFLOW_BIT == 0 {
+                return None;
+            }
+            group = (group + 1) & mask;
+        }
+        None
+    }
+
+    /// Takes the bucket out of a position.
+    fn take(&mut self, (group, position): Position) -> Box<Bucket> {
+        let slot = &self.groups[group];
+        let pointer = slot.buckets[position].swap(std::ptr::null_mut(), Ordering::Relaxed);
+        let tags = slot.tags.load(Ordering::Relaxed);
+        slot.tags
+            .store(tags & !(0xFF << (position * 8)), Ordering::Relaxed);
+        self.len -= 1;
+        // SAFETY: the pointer came from `Box::into_raw` in `place` and is removed from the table
+        // here, so ownership returns to exactly one Box.
+        let bucket = unsafe { Box::from_raw(pointer) };
+        self.volatile -= u32::from(bucket.entry.expire_at_ms != 0);
+        bucket
+    }
+
+    /// Puts a bucket for a key known to be absent; grows first when needed.
+    fn place(&mut self, hash: u64, bucket: Box<Bucket>) {
+        if (self.len as usize + 1) * 8 > self.groups.len() * GROUP_WIDTH * 7 {
+            self.grow();
+        }
+        self.volatile += u32::from(bucket.entry.expire_at_ms != 0);
+        self.len += 1;
+        let tag = tag_of(hash);
+        let mask = self.mask();
+        let mut group = hash as usize & mask;
+        loop {
+            let slot = &self.groups[group];
+            let tags = slot.tags.load(Ordering::Relaxed);
+            if let Some(position) = (0..GROUP_WIDTH).find(|&p| Group::tag(tags, p) == 0) {
+                slot.buckets[position].store(Box::into_raw(bucket), Ordering::Relaxed);
+                slot.tags
+                    .store(tags | u64::from(tag) << (position * 8), Ordering::Relaxed);
+                return;
+            }
+            slot.tags.store(tags | OVERFLOW_BIT, Ordering::Relaxed);
+            group = (group + 1) & mask;
+        }
+    }
+
+    /// Doubles the groups (or makes the first one) and re-places every bucket.
+    fn grow(&mut self) {
+        let count = (self.groups.len() * 2).max(1);
+        let old = std::mem::replace(
+            &mut self.groups,
+            (0..count).map(|_| Group::default()).collect(),
+        );
+        let (len, volatile) = (self.len, self.volatile);
+        self.len = 0;
+        self.volatile = 0;
+        for group in old.iter() {
+            for position in 0..GROUP_WIDTH {
+                let pointer = group.buckets[position].load(Ordering::Relaxed);
+                if !pointer.is_null() {
+                    // SAFETY: each live pointer is owned by the old groups, which are dropped
+                    // right after without freeing buckets (Group has no Drop).
+                    let bucket = unsafe { Box::from_raw(pointer) };
+                    self.place(key_hash(&bucket.key), bucket);
+                }
+            }
+        }
+        debug_assert_eq!((self.len, self.volatile), (len, volatile));
+    }
+
+    fn free_all(&mut self) {
+        for group in self.groups.iter() {
+            for position in 0..GROUP_WIDTH {
+                let pointer = group.buckets[position].swap(std::ptr::null_mut(), Ordering::Relaxed);
+                if !pointer.is_null() {
+                    // SAFETY: owned live bucket, freed once (the pointer is cleared above).
+                    drop(unsafe { Box::from_raw(pointer) });
+                }
+            }
+        }
+    }
+
+    /// Looks up a live entry, removing it first if it has expired.
+    #[inline]
+    pub fn get(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
+        let position = self.find(key_hash(key), key)?;
+        if self.bucket(position).entry.is_expired(now_ms) {
+            drop(self.take(position));
+            EXPIRED_KEYS.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        Some(&mut self.bucket_mut(position).entry)
     }
 
     /// Whether a live entry exists (expired entries are removed).
@@ -84,16 +247,12 @@ impl SlotTable {
     }
 
     /// Stores `entry` under `key`, replacing any entry, and applies `expire`. Returns the entry
-    /// replaced. One hash lookup.
+    /// replaced.
     pub fn insert(&mut self, key: &[u8], mut entry: Entry, expire: ExpireUpdate) -> Option<Entry> {
-        let hash = hash(key);
-        match self.table.entry(
-            hash,
-            |bucket| bucket.key.as_bytes() == key,
-            |bucket| self::hash(&bucket.key),
-        ) {
-            TableEntry::Occupied(mut occupied) => {
-                let old_expire = occupied.get().entry.expire_at_ms;
+        let hash = key_hash(key);
+        match self.find(hash, key) {
+            Some(position) => {
+                let old_expire = self.bucket(position).entry.expire_at_ms;
                 entry.expire_at_ms = match expire {
                     ExpireUpdate::Clear => 0,
                     ExpireUpdate::Keep => old_expire,
@@ -101,18 +260,18 @@ impl SlotTable {
                 };
                 self.volatile =
                     self.volatile + u32::from(entry.expire_at_ms != 0) - u32::from(old_expire != 0);
-                Some(std::mem::replace(&mut occupied.get_mut().entry, entry))
+                Some(std::mem::replace(
+                    &mut self.bucket_mut(position).entry,
+                    entry,
+                ))
             }
-            TableEntry::Vacant(vacant) => {
+            None => {
                 entry.expire_at_ms = match expire {
                     ExpireUpdate::At(at) => at,
                     _ => 0,
                 };
-                self.volatile += u32::from(entry.expire_at_ms != 0);
-                vacant.insert(Bucket {
-                    key: CompactBytes::new(key),
-                    entry,
-                });
+                let key = CompactBytes::new(key);
+                self.place(hash, Box::new(Bucket { key, entry }));
                 None
             }
         }
@@ -124,46 +283,45 @@ impl SlotTable {
 
     /// Removes and returns an entry together with its stored key (RENAME, MOVE).
     pub fn remove_entry(&mut self, key: &[u8]) -> Option<(CompactBytes, Entry)> {
-        let found = self
-            .table
-            .find_entry(hash(key), |bucket| bucket.key.as_bytes() == key)
-            .ok()?;
-        let (bucket, _) = found.remove();
-        self.volatile -= u32::from(bucket.entry.expire_at_ms != 0);
+        let position = self.find(key_hash(key), key)?;
+        let bucket = self.take(position);
         Some((bucket.key, bucket.entry))
     }
 
     /// Puts back an entry with its key and expiry as they are (RENAME, MOVE, COPY).
     pub fn insert_entry(&mut self, key: CompactBytes, entry: Entry) -> Option<Entry> {
-        self.volatile += u32::from(entry.expire_at_ms != 0);
         let old = self.remove(&key);
-        let hash = hash(&key);
-        self.table
-            .insert_unique(hash, Bucket { key, entry }, |bucket| {
-                self::hash(&bucket.key)
-            });
+        self.place(key_hash(&key), Box::new(Bucket { key, entry }));
         old
     }
 
     /// Sets or clears the expiry of an existing key. Returns false if the key is absent.
     pub fn set_expire(&mut self, key: &[u8], at_ms: Option<u64>) -> bool {
-        let Some(bucket) = self
-            .table
-            .find_mut(hash(key), |bucket| bucket.key.as_bytes() == key)
-        else {
+        let Some(position) = self.find(key_hash(key), key) else {
             return false;
         };
         let new = at_ms.unwrap_or(0);
-        self.volatile =
-            self.volatile + u32::from(new != 0) - u32::from(bucket.entry.expire_at_ms != 0);
-        bucket.entry.expire_at_ms = new;
+        let entry = &mut self.bucket_mut(position).entry;
+        let old = entry.expire_at_ms;
+        entry.expire_at_ms = new;
+        self.volatile = self.volatile + u32::from(new != 0) - u32::from(old != 0);
         true
     }
 
+    fn positions(&self) -> impl Iterator<Item = Position> + '_ {
+        self.groups.iter().enumerate().flat_map(|(group, slot)| {
+            let tags = slot.tags.load(Ordering::Relaxed);
+            (0..GROUP_WIDTH)
+                .filter(move |&position| Group::tag(tags, position) != 0)
+                .map(move |position| (group, position))
+        })
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &Entry)> {
-        self.table
-            .iter()
-            .map(|bucket| (bucket.key.as_bytes(), &bucket.entry))
+        self.positions().map(|position| {
+            let bucket = self.bucket(position);
+            (bucket.key.as_bytes(), &bucket.entry)
+        })
     }
 
     /// The `index`-th entry in table order (RANDOMKEY); O(index).
@@ -172,7 +330,9 @@ impl SlotTable {
     }
 
     pub fn clear(&mut self) {
-        self.table = HashTable::new();
+        self.free_all();
+        self.groups = Box::default();
+        self.len = 0;
         self.volatile = 0;
     }
 
@@ -182,22 +342,28 @@ impl SlotTable {
             return (0, 0);
         }
         let checked = self.volatile as usize;
-        let before = self.table.len();
-        self.table.retain(|bucket| !bucket.entry.is_expired(now_ms));
-        let removed = before - self.table.len();
-        self.volatile -= removed as u32;
-        EXPIRED_KEYS.fetch_add(removed as u64, Ordering::Relaxed);
-        (checked, removed)
+        let expired: Vec<Position> = self
+            .positions()
+            .filter(|&position| self.bucket(position).entry.is_expired(now_ms))
+            .collect();
+        for &position in &expired {
+            drop(self.take(position));
+        }
+        EXPIRED_KEYS.fetch_add(expired.len() as u64, Ordering::Relaxed);
+        (checked, expired.len())
     }
 }
 
-/// One slot of one database: its table behind its own lock, and lock-free copies of its sizes
-/// so DBSIZE, INFO and SCAN can skip empty slots without taking the lock.
+/// One slot of one database: its table behind its own lock, lock-free copies of its sizes (for
+/// DBSIZE, INFO and SCAN to skip empty slots), and of its group array's address (for prefetch).
 #[derive(Default)]
+#[repr(align(64))]
 pub struct Slot {
     table: Mutex<SlotTable>,
     keys: AtomicU32,
     volatile: AtomicU32,
+    groups_hint: AtomicPtr<u8>,
+    mask_hint: AtomicUsize,
 }
 
 impl Slot {
@@ -222,9 +388,39 @@ impl Slot {
     pub fn volatile_len(&self) -> usize {
         self.volatile.load(Ordering::Relaxed) as usize
     }
+
+    /// Asks the CPU to start loading this slot's header (lock and table) into cache.
+    #[inline]
+    pub fn prefetch_header(&self) {
+        prefetch(self as *const Slot as *const u8);
+    }
+
+    /// Asks the CPU to start loading the group line where `hash` would be found. Reads only the
+    /// lock-free address hint; a stale hint just prefetches a useless line.
+    #[inline]
+    pub fn prefetch_group(&self, hash: u64) {
+        let groups = self.groups_hint.load(Ordering::Relaxed);
+        if groups.is_null() {
+            return;
+        }
+        let group = hash as usize & self.mask_hint.load(Ordering::Relaxed);
+        prefetch(groups.wrapping_add(group * std::mem::size_of::<Group>()));
+    }
 }
 
-/// A locked slot table. Dropping it publishes the table's sizes and unlocks.
+/// A hint to the CPU's cache; never faults, whatever the address.
+#[inline]
+fn prefetch(address: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch has no architectural effect and never faults.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch(address as *const i8, std::arch::x86_64::_MM_HINT_T0);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = address;
+}
+
+/// A locked slot table. Dropping it publishes the table's sizes and group address, and unlocks.
 pub struct SlotGuard<'a> {
     table: MutexGuard<'a, SlotTable>,
     slot: &'a Slot,
@@ -246,11 +442,85 @@ impl std::ops::DerefMut for SlotGuard<'_> {
 impl Drop for SlotGuard<'_> {
     #[inline]
     fn drop(&mut self) {
-        self.slot
-            .keys
-            .store(self.table.table.len() as u32, Ordering::Relaxed);
-        self.slot
-            .volatile
-            .store(self.table.volatile, Ordering::Relaxed);
+        let slot = self.slot;
+        slot.keys.store(self.table.len, Ordering::Relaxed);
+        slot.volatile.store(self.table.volatile, Ordering::Relaxed);
+        slot.groups_hint
+            .store(self.table.groups.as_ptr() as *mut u8, Ordering::Relaxed);
+        slot.mask_hint.store(self.table.mask(), Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::{StrValue, Value};
+
+    fn entry(n: u8) -> Entry {
+        Entry::new(Value::Str(StrValue::Int(i64::from(n))), 0)
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Insert(u8, u8, bool),
+        Remove(u8),
+        Get(u8),
+        Expire(u8, bool),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (any::<u8>(), any::<u8>(), any::<bool>()).prop_map(|(k, v, e)| Op::Insert(k, v, e)),
+            any::<u8>().prop_map(Op::Remove),
+            any::<u8>().prop_map(Op::Get),
+            (any::<u8>(), any::<bool>()).prop_map(|(k, e)| Op::Expire(k, e)),
+        ]
+    }
+
+    proptest! {
+        /// The table behaves as a map, with the expiry count kept exact, through growth.
+        #[test]
+        fn behaves_like_a_map(ops in prop::collection::vec(op(), 0..600)) {
+            let mut table = SlotTable::default();
+            let mut model: HashMap<Vec<u8>, (u8, bool)> = HashMap::new();
+            let key = |k: u8| format!("key:{}", k % 97).into_bytes();
+            for op in ops {
+                match op {
+                    Op::Insert(k, v, expires) => {
+                        let update = if expires { ExpireUpdate::At(u64::MAX) } else { ExpireUpdate::Clear };
+                        table.insert(&key(k), entry(v), update);
+                        model.insert(key(k), (v, expires));
+                    }
+                    Op::Remove(k) => {
+                        prop_assert_eq!(table.remove(&key(k)).is_some(), model.remove(&key(k)).is_some());
+                    }
+                    Op::Get(k) => {
+                        let got = table.get(&key(k), 0).map(|e| e.value.clone());
+                        let want = model.get(&key(k)).map(|(v, _)| Value::Str(StrValue::Int(i64::from(*v))));
+                        prop_assert_eq!(got, want);
+                    }
+                    Op::Expire(k, on) => {
+                        let at = on.then_some(u64::MAX);
+                        prop_assert_eq!(table.set_expire(&key(k), at), model.contains_key(&key(k)));
+                        if let Some(value) = model.get_mut(&key(k)) {
+                            value.1 = on;
+                        }
+                    }
+                }
+                prop_assert_eq!(table.len(), model.len());
+                prop_assert_eq!(table.volatile_len(), model.values().filter(|(_, e)| *e).count());
+            }
+            prop_assert_eq!(table.iter().count(), model.len());
+        }
+    }
+
+    #[test]
+    fn a_group_is_one_cache_line() {
+        assert_eq!(std::mem::size_of::<Group>(), 64);
+        assert_eq!(std::mem::size_of::<Slot>(), 64);
     }
 }

@@ -312,6 +312,55 @@ fn find_crlf(input: &[u8], from: usize) -> Option<usize> {
     (cr + 1 < input.len()).then_some(cr)
 }
 
+/// Walks the complete multibulk commands at the start of `input` (at most `max_commands`) and
+/// calls `visit` with each one's second argument, usually its key. Stops at the first thing that
+/// is not a complete, well-formed array of bulk strings. This is a cheap look ahead for
+/// prefetching; the commands are parsed for real by [`Parser`] afterwards.
+pub fn peek_first_args(input: &[u8], max_commands: usize, mut visit: impl FnMut(&[u8])) {
+    let mut pos = 0;
+    for _ in 0..max_commands {
+        let Some((count, mut cursor)) = peek_header(input, pos, b'*') else {
+            return;
+        };
+        for index in 0..count {
+            let Some((len, start)) = peek_header(input, cursor, b'$') else {
+                return;
+            };
+            let end = start + len;
+            if input.len() < end + 2 {
+                return;
+            }
+            if index == 1 {
+                visit(&input[start..end]);
+            }
+            cursor = end + 2;
+        }
+        pos = cursor;
+    }
+}
+
+/// Reads `<kind><digits>\r\n` at `pos`; returns the number and the position after the line.
+#[inline]
+fn peek_header(input: &[u8], pos: usize, kind: u8) -> Option<(usize, usize)> {
+    if *input.get(pos)? != kind {
+        return None;
+    }
+    let mut value = 0usize;
+    let mut cursor = pos + 1;
+    while let Some(&digit) = input.get(cursor) {
+        if digit == b'\r' {
+            return (cursor > pos + 1 && input.get(cursor + 1) == Some(&b'\n'))
+                .then_some((value, cursor + 2));
+        }
+        if !digit.is_ascii_digit() || cursor - pos > 10 {
+            return None;
+        }
+        value = value * 10 + usize::from(digit - b'0');
+        cursor += 1;
+    }
+    None
+}
+
 /// Valkey's strict integer syntax: optional `-`, no `+`, no leading zeros, no `-0`, no spaces,
 /// at most 20 characters, within `i64`.
 pub fn parse_strict_i64(text: &[u8]) -> Option<i64> {
@@ -587,6 +636,14 @@ mod tests {
             &[b'x'; 70_000],
             "ERR Protocol error: too big inline request",
         );
+    }
+
+    #[test]
+    fn peeks_second_arguments_of_complete_commands() {
+        let mut seen = Vec::new();
+        let input = b"*2\r\n$3\r\nGET\r\n$1\r\na\r\n*1\r\n$4\r\nPING\r\n*3\r\n$3\r\nSET\r\n$2\r\nbc\r\n$1\r\nx\r\n*2\r\n$3\r\nGET\r\n$5\r\nab";
+        peek_first_args(input, 10, |key| seen.push(key.to_vec()));
+        assert_eq!(seen, vec![b"a".to_vec(), b"bc".to_vec()]);
     }
 
     #[test]
