@@ -395,6 +395,26 @@ impl Slot {
         prefetch(self as *const Slot as *const u8);
     }
 
+    /// Asks the CPU to start loading the buckets whose tags match `hash` in its home group. Takes
+    /// the lock only if it is free at once; with it contended, prefetching is not worth a wait.
+    #[inline]
+    pub fn prefetch_buckets(&self, hash: u64) {
+        let Some(table) = self.table.try_lock() else {
+            return;
+        };
+        if table.groups.is_empty() {
+            return;
+        }
+        let group = &table.groups[hash as usize & table.mask()];
+        let tags = group.tags.load(Ordering::Relaxed);
+        let tag = tag_of(hash);
+        for position in 0..GROUP_WIDTH {
+            if Group::tag(tags, position) == tag {
+                prefetch(group.buckets[position].load(Ordering::Relaxed) as *const u8);
+            }
+        }
+    }
+
     /// Asks the CPU to start loading the group line where `hash` would be found. Reads only the
     /// lock-free address hint; a stale hint just prefetches a useless line.
     #[inline]

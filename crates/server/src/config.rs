@@ -88,6 +88,8 @@ directives! {
 pub struct Config {
     numbers: Vec<AtomicI64>,
     texts: Vec<RwLock<String>>,
+    /// `client-output-buffer-limit`, parsed once per change rather than per check.
+    output_limits: RwLock<OutputLimits>,
     /// The config file the server was started with, for CONFIG REWRITE.
     pub file: Option<std::path::PathBuf>,
 }
@@ -261,6 +263,7 @@ impl Config {
         let config = Config {
             numbers: DEFS.iter().map(|_| AtomicI64::new(0)).collect(),
             texts: DEFS.iter().map(|_| RwLock::new(String::new())).collect(),
+            output_limits: RwLock::new(OutputLimits::default_limits()),
             file: None,
         };
         for (index, def) in DEFS.iter().enumerate() {
@@ -320,6 +323,10 @@ impl Config {
             Kind::Text => *self.texts[index].write() = text.to_string(),
             Kind::Special(check) => *self.texts[index].write() = check(text)?,
         }
+        if index == Directive::ClientOutputBufferLimit as usize {
+            *self.output_limits.write() =
+                parse_output_limits(&self.texts[index].read(), OutputLimits::default_limits())?;
+        }
         Ok(())
     }
 
@@ -345,11 +352,7 @@ impl Config {
     }
 
     pub fn output_limits(&self) -> OutputLimits {
-        parse_output_limits(
-            &self.text(Directive::ClientOutputBufferLimit),
-            OutputLimits::default_limits(),
-        )
-        .unwrap_or_else(|_| OutputLimits::default_limits())
+        *self.output_limits.read()
     }
 
     /// The text CONFIG GET shows for a directive.

@@ -51,14 +51,25 @@ impl ExpireCycle {
         let workers = server.worker_stats.len().max(1);
         let databases = server.keyspace.db_count();
         let slots_per_worker = SLOT_COUNT.div_ceil(workers) * databases;
+        // Databases with keys that have a TTL: counted once per cycle (unused ones cost nothing).
+        let volatile: Vec<bool> = (0..databases)
+            .map(|index| {
+                let db = server.keyspace.db(index);
+                db.is_used() && db.volatile_len() > 0
+            })
+            .collect();
+        if !volatile.contains(&true) {
+            return;
+        }
         let (mut checked, mut expired) = (0usize, 0usize);
         for visited in 0..slots_per_worker {
-            let db = server.keyspace.db(self.db);
-            if db.is_used() {
-                let (seen, removed) = db.expire_slot(self.slot, now_ms);
-                checked += seen;
-                expired += removed;
+            if !volatile[self.db] {
+                self.next_db(databases);
+                continue;
             }
+            let (seen, removed) = server.keyspace.db(self.db).expire_slot(self.slot, now_ms);
+            checked += seen;
+            expired += removed;
             self.advance(workers, databases);
             if checked >= keys_per_step {
                 if expired * 100 <= checked * acceptable_stale_percent {
@@ -76,8 +87,12 @@ impl ExpireCycle {
     fn advance(&mut self, workers: usize, databases: usize) {
         self.slot += workers;
         if self.slot >= SLOT_COUNT {
-            self.slot = self.worker;
-            self.db = (self.db + 1) % databases;
+            self.next_db(databases);
         }
+    }
+
+    fn next_db(&mut self, databases: usize) {
+        self.slot = self.worker;
+        self.db = (self.db + 1) % databases;
     }
 }

@@ -409,6 +409,10 @@ impl Worker {
             return;
         };
         let pending = (conn.write_buffer.len() - conn.write_pos) as u64;
+        if pending == 0 {
+            conn.soft_limit_since_ms = 0;
+            return;
+        }
         let limits = self.server.config.output_limits().normal;
         let over_hard = limits.hard_bytes > 0 && pending > limits.hard_bytes;
         let over_soft = limits.soft_bytes > 0 && pending > limits.soft_bytes;
@@ -550,6 +554,9 @@ fn prefetch_keys(server: &Server, db: usize, input: &[u8]) {
     }
     for &(slot, hash) in &found[..count] {
         db.slot(slot).prefetch_group(hash);
+    }
+    for &(slot, hash) in &found[..count] {
+        db.slot(slot).prefetch_buckets(hash);
     }
 }
 
