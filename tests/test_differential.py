@@ -579,6 +579,14 @@ CASES = {
                 c("SELECT 0"), c("DBSIZE"), c("FLUSHDB ASYNC"), c("DBSIZE"), c("SET a 1"),
                 c("FLUSHDB SYNC"), c("FLUSHDB sync"), c("FLUSHDB LATER"), c("FLUSHDB SYNC ASYNC")],
     # -- connection --------------------------------------------------------------------------
+    # COMMAND's wire facts come from the reference server (scripts/gen-command-table.py); key
+    # specs with a prose "notes" field (SET, GETEX...) are the documented exception.
+    "command-info": [c("COMMAND INFO get mset lcs copy del expire scan client|kill nosuch"),
+                     c("COMMAND INFO object|encoding config|get incrbyfloat"),
+                     c("COMMAND GETKEYS mset a 1 b 2"), c("COMMAND GETKEYS lcs x y"),
+                     c("COMMAND GETKEYS get"), c("COMMAND GETKEYS ping"), c("COMMAND GETKEYS nosuch a"),
+                     c("COMMAND GETKEYSANDFLAGS copy a b"), c("COMMAND GETKEYSANDFLAGS del a b"),
+                     c("COMMAND LIST FILTERBY PATTERN getr*"), c("COMMAND COUNT x")],
     "ping-echo": [c("PING"), c("PING hello"), c("PING ''"), c("PING a b"), c("ECHO hi"),
                   c("ECHO ''"), ["ECHO", b"\x00\r\n\xff"], c("ECHO"), c("ECHO a b"), c("ping"),
                   c("PiNg x")],

@@ -18,37 +18,8 @@ extern "C" {
     fn tern_long_double_valid(text: *const c_char, len: usize) -> c_int;
 }
 
-/// Valkey's strict integer syntax: optional `-`, no `+`, no leading zeros, no `-0`, no spaces,
-/// at most 20 characters, within `i64`.
-pub fn parse_i64(text: &[u8]) -> Option<i64> {
-    if text.is_empty() || text.len() > 20 {
-        return None;
-    }
-    if text == b"0" {
-        return Some(0);
-    }
-    let (negative, digits) = match text[0] {
-        b'-' => (true, &text[1..]),
-        _ => (false, text),
-    };
-    if digits.is_empty() || digits[0] == b'0' {
-        return None;
-    }
-    let mut magnitude: u64 = 0;
-    for &digit in digits {
-        if !digit.is_ascii_digit() {
-            return None;
-        }
-        magnitude = magnitude
-            .checked_mul(10)?
-            .checked_add(u64::from(digit - b'0'))?;
-    }
-    if negative {
-        (magnitude <= i64::MAX as u64 + 1).then(|| (magnitude as i64).wrapping_neg())
-    } else {
-        i64::try_from(magnitude).ok()
-    }
-}
+/// Valkey's strict integer syntax (one definition, shared with the protocol's length headers).
+pub use tern_resp::parse::parse_strict_i64 as parse_i64;
 
 /// Unsigned variant (SCAN cursors): digits only, no leading zeros, within `u64`.
 pub fn parse_u64(text: &[u8]) -> Option<u64> {

@@ -437,7 +437,7 @@ fn write_command_info(reply: &mut ReplyWriter<'_>, spec: &CommandSpec) {
     for tip in spec.tips {
         reply.bulk(tip.as_bytes());
     }
-    reply.array(spec.key_specs.len());
+    reply.set(spec.key_specs.len());
     for key_spec in spec.key_specs {
         reply.map(3);
         reply.bulk(b"flags");
@@ -449,13 +449,7 @@ fn write_command_info(reply: &mut ReplyWriter<'_>, spec: &CommandSpec) {
         reply.map(2);
         reply.bulk(b"type");
         match key_spec.begin_search {
-            BeginSearch::Index(index) => {
-                reply.bulk(b"index");
-                reply.bulk(b"spec");
-                reply.map(1);
-                reply.bulk(b"index");
-                reply.int(index);
-            }
+            BeginSearch::Index(index) => write_int_spec(reply, b"index", &[(b"index", index)]),
             BeginSearch::Keyword {
                 keyword,
                 start_from,
@@ -482,32 +476,28 @@ fn write_command_info(reply: &mut ReplyWriter<'_>, spec: &CommandSpec) {
                 last_key,
                 key_step,
                 limit,
-            } => {
-                reply.bulk(b"range");
-                reply.bulk(b"spec");
-                reply.map(3);
-                reply.bulk(b"lastkey");
-                reply.int(last_key);
-                reply.bulk(b"keystep");
-                reply.int(key_step);
-                reply.bulk(b"limit");
-                reply.int(limit);
-            }
+            } => write_int_spec(
+                reply,
+                b"range",
+                &[
+                    (b"lastkey", last_key),
+                    (b"keystep", key_step),
+                    (b"limit", limit),
+                ],
+            ),
             FindKeys::Keynum {
                 keynum_index,
                 first_key,
                 key_step,
-            } => {
-                reply.bulk(b"keynum");
-                reply.bulk(b"spec");
-                reply.map(3);
-                reply.bulk(b"keynumidx");
-                reply.int(keynum_index);
-                reply.bulk(b"firstkey");
-                reply.int(first_key);
-                reply.bulk(b"keystep");
-                reply.int(key_step);
-            }
+            } => write_int_spec(
+                reply,
+                b"keynum",
+                &[
+                    (b"keynumidx", keynum_index),
+                    (b"firstkey", first_key),
+                    (b"keystep", key_step),
+                ],
+            ),
             FindKeys::Unknown => {
                 reply.bulk(b"unknown");
                 reply.bulk(b"spec");
@@ -518,6 +508,17 @@ fn write_command_info(reply: &mut ReplyWriter<'_>, spec: &CommandSpec) {
     reply.array(spec.subcommands.len());
     for sub in spec.subcommands {
         write_command_info(reply, sub);
+    }
+}
+
+/// Writes `type`, the kind, and `spec` as a map of integer fields (a key spec's search step).
+fn write_int_spec(reply: &mut ReplyWriter<'_>, kind: &[u8], fields: &[(&[u8], i64)]) {
+    reply.bulk(kind);
+    reply.bulk(b"spec");
+    reply.map(fields.len());
+    for (name, value) in fields {
+        reply.bulk(name);
+        reply.int(*value);
     }
 }
 
