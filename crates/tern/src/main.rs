@@ -31,19 +31,22 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Load generator and scenario runner: `tern bench -h HOST -p PORT ...` (see --help).
+    #[command(disable_help_flag = true)]
+    Bench(Box<tern_bench::BenchArgs>),
 }
 
 /// jemalloc's start-up options. Transparent huge pages for its memory: a cache's working set is
 /// spread over many small allocations, and with 4 KiB pages most random lookups also miss the
 /// TLB (measured: about 40% more GETs and SETs per CPU second with this on).
 #[repr(transparent)]
-struct MallocConf(*const u8);
+struct MallocConf(*const std::ffi::c_char);
 // SAFETY: the pointer is to a static, immutable, NUL-terminated string.
 unsafe impl Sync for MallocConf {}
 
 #[used]
 #[export_name = "_rjem_malloc_conf"]
-static MALLOC_CONF: MallocConf = MallocConf(b"thp:always,metadata_thp:always\0".as_ptr());
+static MALLOC_CONF: MallocConf = MallocConf(c"thp:always,metadata_thp:always".as_ptr());
 
 static PEAK_ALLOCATED: AtomicU64 = AtomicU64::new(0);
 
@@ -65,6 +68,7 @@ fn main() {
     let cli = Cli::parse();
     match cli.command {
         Command::Server { args } => std::process::exit(server(&args)),
+        Command::Bench(args) => std::process::exit(tern_bench::run(*args)),
     }
 }
 
