@@ -5,35 +5,11 @@
 
 use crate::reply::Value;
 
-pub const SLOTS: usize = 16384;
+pub use tern_keyspace::SLOT_COUNT as SLOTS;
 
-/// CRC16/XMODEM (polynomial 0x1021, initial value 0), as cluster key hashing uses.
-pub fn crc16(bytes: &[u8]) -> u16 {
-    let mut crc: u16 = 0;
-    for &b in bytes {
-        crc ^= (b as u16) << 8;
-        for _ in 0..8 {
-            crc = if crc & 0x8000 != 0 {
-                (crc << 1) ^ 0x1021
-            } else {
-                crc << 1
-            };
-        }
-    }
-    crc
-}
-
-/// The hash slot of a key: CRC16 of the key, or of the part inside the first non-empty
-/// `{...}` hash tag, mod 16384.
+/// The hash slot of a key (the keyspace's own function: the generator and the server must agree).
 pub fn key_slot(key: &[u8]) -> u16 {
-    let hashed = match key.iter().position(|&b| b == b'{') {
-        Some(open) => match key[open + 1..].iter().position(|&b| b == b'}') {
-            Some(len) if len > 0 => &key[open + 1..open + 1 + len],
-            _ => key,
-        },
-        None => key,
-    };
-    crc16(hashed) % SLOTS as u16
+    tern_keyspace::key_slot(key) as u16
 }
 
 /// One range of `CLUSTER SLOTS`: slots `start..=end` served by the primary at `addr`.
@@ -199,6 +175,7 @@ mod tests {
 
     #[test]
     fn crc16_and_slots_match_the_cluster_spec() {
+        use tern_keyspace::crc16;
         assert_eq!(crc16(b"123456789"), 0x31C3);
         assert_eq!(key_slot(b"foo"), 12182);
         assert_eq!(key_slot(b"bar"), 5061);
