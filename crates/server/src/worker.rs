@@ -93,6 +93,9 @@ pub struct Worker {
     local: WorkerLocal,
     expire: ExpireCycle,
     next_cron: Instant,
+    /// Connections with replies to write once this loop iteration has read everything ready:
+    /// replies go out together, after all the reading, so clients are woken fewer times.
+    to_flush: Vec<usize>,
 }
 
 /// What running one command did to the connection's input.
@@ -119,6 +122,7 @@ impl Worker {
             },
             expire: ExpireCycle::new(id),
             next_cron: Instant::now(),
+            to_flush: Vec::new(),
         }
     }
 
@@ -144,12 +148,14 @@ impl Worker {
                     }
                 }
             }
+            self.flush_pending();
             if self.server.shutdown.load(Ordering::Relaxed) {
                 self.close_all();
                 return;
             }
             if Instant::now() >= self.next_cron {
                 self.cron();
+                self.flush_pending();
             }
         }
     }
@@ -304,7 +310,7 @@ impl Worker {
                 }
             }
         }
-        self.flush(index);
+        self.to_flush.push(index);
     }
 
     /// Runs every complete command in the connection's input.
@@ -433,6 +439,15 @@ impl Worker {
                 .output_buffer_limit_disconnections += 1;
             self.close(index);
         }
+    }
+
+    fn flush_pending(&mut self) {
+        let mut pending = std::mem::take(&mut self.to_flush);
+        for &index in &pending {
+            self.flush(index);
+        }
+        pending.clear();
+        self.to_flush = pending;
     }
 
     /// Writes pending output with one write call; the rest waits for a writable event.
