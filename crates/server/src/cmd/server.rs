@@ -28,53 +28,34 @@ pub fn info(ctx: &mut Ctx<'_>, request: &Request<'_>) {
     ctx.reply.verbatim(text.as_bytes());
 }
 
-const DEFAULT_SECTIONS: &[&str] = &[
-    "server",
-    "clients",
-    "memory",
-    "persistence",
-    "stats",
-    "replication",
-    "cpu",
-    "modules",
-    "errorstats",
-    "cluster",
-    "keyspace",
+/// Every INFO section in output order, and whether a plain INFO (or `default`) includes it.
+const SECTIONS: &[(&str, bool)] = &[
+    ("server", true),
+    ("clients", true),
+    ("memory", true),
+    ("persistence", true),
+    ("stats", true),
+    ("replication", true),
+    ("cpu", true),
+    ("modules", true),
+    ("commandstats", false),
+    ("errorstats", true),
+    ("latencystats", false),
+    ("cluster", true),
+    ("keyspace", true),
 ];
 
 /// The INFO text for the requested sections (none: the default ones; `all`, `everything`).
 pub fn info_text(server: &Server, requested: &[String], now_ms: u64) -> String {
-    let mut wanted: Vec<&str> = Vec::new();
-    if requested.is_empty() || requested.iter().any(|s| s == "default") {
-        wanted.extend(DEFAULT_SECTIONS);
-    }
-    if requested.iter().any(|s| s == "all" || s == "everything") {
-        wanted.extend(DEFAULT_SECTIONS);
-        wanted.extend(["commandstats", "latencystats"]);
-    }
-    for section in requested {
-        wanted.push(section.as_str());
-    }
-    let order = [
-        "server",
-        "clients",
-        "memory",
-        "persistence",
-        "stats",
-        "replication",
-        "cpu",
-        "modules",
-        "commandstats",
-        "errorstats",
-        "latencystats",
-        "cluster",
-        "keyspace",
-    ];
+    let asked = |name: &str| requested.iter().any(|s| s == name);
+    let defaults = requested.is_empty() || asked("default");
+    let everything = asked("all") || asked("everything");
+    let order = SECTIONS
+        .iter()
+        .filter(|(name, default)| everything || (defaults && *default) || asked(name))
+        .map(|(name, _)| *name);
     let mut text = String::new();
     for section in order {
-        if !wanted.contains(&section) {
-            continue;
-        }
         if !text.is_empty() {
             text.push_str("\r\n");
         }
