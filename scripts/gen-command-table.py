@@ -16,6 +16,11 @@ import socket
 
 # The commands Tern implements. A container lists the subcommands Tern implements.
 IMPLEMENTED = {
+    # sets
+    "sadd": None, "srem": None, "smembers": None, "sismember": None, "smismember": None,
+    "scard": None, "spop": None, "srandmember": None, "smove": None, "sinter": None,
+    "sintercard": None, "sinterstore": None, "sunion": None, "sunionstore": None,
+    "sdiff": None, "sdiffstore": None, "sscan": None,
     # connection
     "ping": None, "echo": None, "hello": None, "select": None, "quit": None, "reset": None,
     "auth": None,

@@ -2,6 +2,25 @@
 
 pub fn summary(name: &str) -> &'static str {
     match name {
+        "sadd" => "Adds members to a set, creating the key when missing.",
+        "scard" => "Counts the members of a set.",
+        "sdiff" => "Returns the members of the first set that are in none of the others.",
+        "sdiffstore" => "Stores the difference of sets under a key.",
+        "sinter" => "Returns the members common to every given set.",
+        "sintercard" => {
+            "Counts the members common to every given set, optionally stopping at a limit."
+        }
+        "sinterstore" => "Stores the intersection of sets under a key.",
+        "sismember" => "Tells whether a value is a member of a set.",
+        "smembers" => "Returns every member of a set.",
+        "smismember" => "Tells, for each of several values, whether it is a member of a set.",
+        "smove" => "Moves a member from one set to another.",
+        "spop" => "Removes and returns one or more random members of a set.",
+        "srandmember" => "Returns random members of a set without removing them.",
+        "srem" => "Removes members from a set; deletes the key once it is empty.",
+        "sscan" => "Iterates over the members of a set, optionally filtered by a pattern.",
+        "sunion" => "Returns the members found in any of the given sets.",
+        "sunionstore" => "Stores the union of sets under a key.",
         "append" => "Adds bytes to the end of a string value; creates the key when missing.",
         "auth" => "Authenticates the connection as a user.",
         "client" => "Inspects and controls client connections.",

@@ -60,6 +60,21 @@ impl PartialEq for CompactBytes {
     }
 }
 
+impl Eq for CompactBytes {}
+
+/// Hashes as the byte slice does, so that a set of `CompactBytes` can be searched by `&[u8]`.
+impl std::hash::Hash for CompactBytes {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state)
+    }
+}
+
+impl std::borrow::Borrow<[u8]> for CompactBytes {
+    fn borrow(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
 impl std::fmt::Debug for CompactBytes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{:?}", String::from_utf8_lossy(self.as_bytes()))

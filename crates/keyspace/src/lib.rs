@@ -2,7 +2,8 @@
 //!
 //! - [`Keyspace`] → numbered [`Db`]s → 16384 [`Slot`]s, each a [`SlotTable`] behind its own lock.
 //!   Databases and slot tables are created on first use.
-//! - [`Entry`]: a value with its expiry and access bits; [`Value`] and its encodings.
+//! - [`Entry`]: a value with its expiry and access bits; [`Value`] and its encodings; sets in
+//!   [`SetValue`].
 //! - Expiry: lazy on every lookup ([`SlotTable::get`]), and [`Db::expire_slot`] for the server's
 //!   active cycle.
 //! - Helpers every command needs: [`key_slot`], [`glob_match`], Valkey's number syntax ([`num`]).
@@ -22,6 +23,7 @@ mod db;
 mod entry;
 mod glob;
 pub mod num;
+mod set;
 mod table;
 mod value;
 
@@ -30,5 +32,8 @@ pub use crc16::{crc16, key_slot, SLOT_COUNT};
 pub use db::{find_guard, Db, Keyspace, ScanCursor};
 pub use entry::Entry;
 pub use glob::glob_match;
+pub use set::{
+    Member, SetValue, SET_MAX_INTSET_ENTRIES, SET_MAX_LISTPACK_ENTRIES, SET_MAX_LISTPACK_VALUE,
+};
 pub use table::{key_hash, ExpireUpdate, Slot, SlotGuard, SlotTable, EXPIRED_KEYS};
 pub use value::{StrValue, Value};

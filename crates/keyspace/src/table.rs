@@ -241,6 +241,13 @@ impl SlotTable {
         Some(&mut self.bucket_mut(position).entry)
     }
 
+    /// Looks up an entry without the expiry check, for a command that already looked the key up
+    /// with [`SlotTable::get`] under the same lock and now needs shared access to several keys.
+    pub fn peek(&self, key: &[u8]) -> Option<&Entry> {
+        let position = self.find(key_hash(key), key)?;
+        Some(&self.bucket(position).entry)
+    }
+
     /// Whether a live entry exists (expired entries are removed).
     pub fn contains(&mut self, key: &[u8], now_ms: u64) -> bool {
         self.get(key, now_ms).is_some()

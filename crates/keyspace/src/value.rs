@@ -3,9 +3,11 @@
 //! Strings come in Valkey's three encodings, kept because `OBJECT ENCODING` reports them and
 //! clients' tests look at them: `int` (the text is a canonical 64-bit integer, stored as one),
 //! `embstr` (short, written whole) and `raw` (long, or grown in place by APPEND/SETRANGE).
+//! Sets and their encodings are in `set.rs`.
 
 use crate::bytes::CompactBytes;
 use crate::num::{format_i64, parse_i64};
+use crate::set::SetValue;
 
 /// The longest text stored as `int`.
 const INT_TEXT_MAX: usize = 20;
@@ -18,6 +20,9 @@ const EMBED_BUDGET_BYTES: usize = 113;
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     Str(StrValue),
+    /// Boxed: a set is much larger than a string, and every entry is as large as the largest
+    /// variant.
+    Set(Box<SetValue>),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -32,6 +37,7 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::Set(_) => "set",
         }
     }
 
@@ -41,18 +47,35 @@ impl Value {
             Value::Str(StrValue::Int(_)) => "int",
             Value::Str(StrValue::Embedded(_)) => "embstr",
             Value::Str(StrValue::Raw(_)) => "raw",
+            Value::Set(set) => set.encoding_name(),
         }
     }
 
     pub fn as_str(&self) -> Option<&StrValue> {
         match self {
             Value::Str(value) => Some(value),
+            _ => None,
         }
     }
 
     pub fn as_str_mut(&mut self) -> Option<&mut StrValue> {
         match self {
             Value::Str(value) => Some(value),
+            _ => None,
+        }
+    }
+
+    pub fn as_set(&self) -> Option<&SetValue> {
+        match self {
+            Value::Set(value) => Some(&**value),
+            _ => None,
+        }
+    }
+
+    pub fn as_set_mut(&mut self) -> Option<&mut SetValue> {
+        match self {
+            Value::Set(value) => Some(&mut **value),
+            _ => None,
         }
     }
 }
@@ -142,5 +165,14 @@ mod tests {
         assert_eq!(encoding(&"x".repeat(105), 1, true), "raw");
         assert_eq!(encoding(&"x".repeat(82), 31, false), "embstr");
         assert_eq!(encoding(&"x".repeat(80), 32, false), "raw");
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    /// Every entry is as large as the largest value variant: keep it to a string's size.
+    #[test]
+    fn values_stay_small() {
+        assert!(std::mem::size_of::<super::Value>() <= 32);
     }
 }

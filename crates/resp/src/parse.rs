@@ -130,6 +130,14 @@ impl<'a> Request<'a> {
             .map(|&(start, end)| &self.data[start as usize..end as usize])
     }
 
+    /// The first `count` arguments (at most all), as a new view.
+    pub fn head(&self, count: usize) -> Request<'a> {
+        Request {
+            data: self.data,
+            ranges: &self.ranges[..count.min(self.ranges.len())],
+        }
+    }
+
     /// Arguments from `start` on, as a new view.
     pub fn tail(&self, start: usize) -> Request<'a> {
         Request {

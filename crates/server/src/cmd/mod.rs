@@ -9,6 +9,7 @@ mod client;
 mod connection;
 mod keys;
 mod server;
+mod set;
 mod string;
 
 use tern_keyspace::{Db, Entry, SlotGuard};
@@ -94,6 +95,24 @@ handlers! {
     "substr" => string::getrange,
     "setrange" => string::setrange,
     "lcs" => string::lcs,
+    // sets
+    "sadd" => set::sadd,
+    "srem" => set::srem,
+    "smembers" => set::smembers,
+    "sismember" => set::sismember,
+    "smismember" => set::smismember,
+    "scard" => set::scard,
+    "spop" => set::spop,
+    "srandmember" => set::srandmember,
+    "smove" => set::smove,
+    "sinter" => set::sinter,
+    "sintercard" => set::sintercard,
+    "sinterstore" => set::sinterstore,
+    "sunion" => set::sunion,
+    "sunionstore" => set::sunionstore,
+    "sdiff" => set::sdiff,
+    "sdiffstore" => set::sdiffstore,
+    "sscan" => set::sscan,
     // keys
     "del" => keys::del,
     "unlink" => keys::del,
