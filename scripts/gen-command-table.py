@@ -16,6 +16,10 @@ import socket
 
 # The commands Tern implements. A container lists the subcommands Tern implements.
 IMPLEMENTED = {
+    # lists (the blocking forms are not implemented)
+    "lpush": None, "rpush": None, "lpushx": None, "rpushx": None, "lpop": None, "rpop": None,
+    "llen": None, "lrange": None, "lindex": None, "lset": None, "linsert": None, "lrem": None,
+    "ltrim": None, "lpos": None, "lmove": None, "rpoplpush": None, "lmpop": None,
     # sets
     "sadd": None, "srem": None, "smembers": None, "sismember": None, "smismember": None,
     "scard": None, "spop": None, "srandmember": None, "smove": None, "sinter": None,

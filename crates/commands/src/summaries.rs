@@ -2,6 +2,23 @@
 
 pub fn summary(name: &str) -> &'static str {
     match name {
+        "lpush" => "Adds elements to the head of a list, creating the key when missing.",
+        "rpush" => "Adds elements to the tail of a list, creating the key when missing.",
+        "lpushx" => "Adds elements to the head of a list only if the list exists.",
+        "rpushx" => "Adds elements to the tail of a list only if the list exists.",
+        "lpop" => "Removes and returns elements from the head of a list.",
+        "rpop" => "Removes and returns elements from the tail of a list.",
+        "llen" => "Counts the elements of a list.",
+        "lrange" => "Returns the elements of a list between two indexes.",
+        "lindex" => "Returns the element of a list at an index.",
+        "lset" => "Replaces the element of a list at an index.",
+        "linsert" => "Inserts an element before or after the first occurrence of a pivot.",
+        "lrem" => "Removes occurrences of an element from a list, from either end.",
+        "ltrim" => "Keeps only the elements of a list between two indexes.",
+        "lpos" => "Returns the positions of an element in a list.",
+        "lmove" => "Pops an element from one end of a list and pushes it onto another list.",
+        "rpoplpush" => "Moves the tail element of a list to the head of another list.",
+        "lmpop" => "Pops elements from the first non-empty list among several keys.",
         "sadd" => "Adds members to a set, creating the key when missing.",
         "scard" => "Counts the members of a set.",
         "sdiff" => "Returns the members of the first set that are in none of the others.",

@@ -3,9 +3,10 @@
 //! Strings come in Valkey's three encodings, kept because `OBJECT ENCODING` reports them and
 //! clients' tests look at them: `int` (the text is a canonical 64-bit integer, stored as one),
 //! `embstr` (short, written whole) and `raw` (long, or grown in place by APPEND/SETRANGE).
-//! Sets and their encodings are in `set.rs`.
+//! Sets and their encodings are in `set.rs`, lists in `list.rs`.
 
 use crate::bytes::CompactBytes;
+use crate::list::ListValue;
 use crate::num::{format_i64, parse_i64};
 use crate::set::SetValue;
 
@@ -23,6 +24,8 @@ pub enum Value {
     /// Boxed: a set is much larger than a string, and every entry is as large as the largest
     /// variant.
     Set(Box<SetValue>),
+    /// Boxed for the same reason.
+    List(Box<ListValue>),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -38,6 +41,7 @@ impl Value {
         match self {
             Value::Str(_) => "string",
             Value::Set(_) => "set",
+            Value::List(_) => "list",
         }
     }
 
@@ -48,6 +52,7 @@ impl Value {
             Value::Str(StrValue::Embedded(_)) => "embstr",
             Value::Str(StrValue::Raw(_)) => "raw",
             Value::Set(set) => set.encoding_name(),
+            Value::List(list) => list.encoding_name(),
         }
     }
 
@@ -75,6 +80,20 @@ impl Value {
     pub fn as_set_mut(&mut self) -> Option<&mut SetValue> {
         match self {
             Value::Set(value) => Some(&mut **value),
+            _ => None,
+        }
+    }
+
+    pub fn as_list(&self) -> Option<&ListValue> {
+        match self {
+            Value::List(value) => Some(&**value),
+            _ => None,
+        }
+    }
+
+    pub fn as_list_mut(&mut self) -> Option<&mut ListValue> {
+        match self {
+            Value::List(value) => Some(&mut **value),
             _ => None,
         }
     }

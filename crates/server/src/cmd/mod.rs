@@ -8,6 +8,7 @@
 mod client;
 mod connection;
 mod keys;
+mod list;
 mod server;
 mod set;
 mod string;
@@ -113,6 +114,24 @@ handlers! {
     "sdiff" => set::sdiff,
     "sdiffstore" => set::sdiffstore,
     "sscan" => set::sscan,
+    // lists
+    "lpush" => list::lpush,
+    "rpush" => list::rpush,
+    "lpushx" => list::lpushx,
+    "rpushx" => list::rpushx,
+    "lpop" => list::lpop,
+    "rpop" => list::rpop,
+    "llen" => list::llen,
+    "lrange" => list::lrange,
+    "lindex" => list::lindex,
+    "lset" => list::lset,
+    "linsert" => list::linsert,
+    "lrem" => list::lrem,
+    "ltrim" => list::ltrim,
+    "lpos" => list::lpos,
+    "lmove" => list::lmove,
+    "rpoplpush" => list::rpoplpush,
+    "lmpop" => list::lmpop,
     // keys
     "del" => keys::del,
     "unlink" => keys::del,
