@@ -76,16 +76,7 @@ fn read_list<'g>(
     table: &'g mut SlotGuard<'_>,
     key: &[u8],
 ) -> Result<Option<&'g ListValue>, ()> {
-    match ctx.read(table, key) {
-        None => Ok(None),
-        Some(entry) => match entry.value.as_list() {
-            Some(list) => Ok(Some(list)),
-            None => {
-                ctx.reply.error(WRONGTYPE);
-                Err(())
-            }
-        },
-    }
+    super::read_as(ctx, table, key, Value::as_list)
 }
 
 /// The shared body of LPUSH, RPUSH, LPUSHX and RPUSHX.

@@ -234,6 +234,26 @@ impl<'a> Ctx<'a> {
     }
 }
 
+/// Looks a key up for reading as one value type (`Value::as_set`, `Value::as_list`...):
+/// Ok(None) when the key is missing, Err after a WRONGTYPE reply when it holds another type.
+pub(crate) fn read_as<'g, T: ?Sized>(
+    ctx: &mut Ctx<'_>,
+    table: &'g mut SlotGuard<'_>,
+    key: &[u8],
+    view: fn(&tern_keyspace::Value) -> Option<&T>,
+) -> Result<Option<&'g T>, ()> {
+    match ctx.read(table, key) {
+        None => Ok(None),
+        Some(entry) => match view(&entry.value) {
+            Some(value) => Ok(Some(value)),
+            None => {
+                ctx.reply.error(WRONGTYPE);
+                Err(())
+            }
+        },
+    }
+}
+
 /// Parses an integer argument with Valkey's strict syntax.
 #[inline]
 pub fn parse_i64(arg: &[u8]) -> Option<i64> {

@@ -88,16 +88,7 @@ fn read_set<'g>(
     table: &'g mut SlotGuard<'_>,
     key: &[u8],
 ) -> Result<Option<&'g SetValue>, ()> {
-    match ctx.read(table, key) {
-        None => Ok(None),
-        Some(entry) => match entry.value.as_set() {
-            Some(set) => Ok(Some(set)),
-            None => {
-                ctx.reply.error(WRONGTYPE);
-                Err(())
-            }
-        },
-    }
+    super::read_as(ctx, table, key, Value::as_set)
 }
 
 /// SMEMBERS key
