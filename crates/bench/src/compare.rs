@@ -10,7 +10,7 @@ use crate::engine::{self, RunResult};
 use crate::report::{self, RunJson, Series, YScale};
 use crate::stats::{self, Hist};
 use crate::workload::Load;
-use crate::{command_line, describe, BenchArgs, ResolvedJson};
+use crate::{describe, write_report_page, BenchArgs, DocHeader};
 
 /// The figures compared, by name, from one run.
 pub fn figures(r: &RunJson) -> Vec<(&'static str, Option<f64>)> {
@@ -90,12 +90,8 @@ struct EndpointJson {
 
 #[derive(Serialize)]
 struct CompareJson<'a> {
-    tool: &'static str,
-    version: &'static str,
-    mode: &'static str,
-    command_line: String,
-    config: &'a BenchArgs,
-    resolved: ResolvedJson,
+    #[serde(flatten)]
+    header: DocHeader<'a>,
     endpoints: Vec<EndpointJson>,
     /// Endpoint A's median over endpoint B's, per figure.
     ratio: BTreeMap<String, f64>,
@@ -167,12 +163,7 @@ pub fn run(args: &BenchArgs, load: &Load, a: &str, b: &str) -> Result<i32, Strin
 
     if let Some(path) = &args.json {
         let doc = CompareJson {
-            tool: "tern bench",
-            version: env!("CARGO_PKG_VERSION"),
-            mode: "compare",
-            command_line: command_line(),
-            config: args,
-            resolved: ResolvedJson::new(load),
+            header: DocHeader::new("compare", args, load),
             endpoints: (0..2)
                 .map(|i| EndpointJson {
                     label: labels[i].clone(),
@@ -251,14 +242,12 @@ pub fn run(args: &BenchArgs, load: &Load, a: &str, b: &str) -> Result<i32, Strin
             "<h2>Every round</h2>".to_string(),
             report::runs_table(&all_runs),
         ];
-        report::write_index(
+        write_report_page(
             dir,
             &format!("tern bench: {} vs {}", labels[0], labels[1]),
-            &command_line(),
             &sections,
             &charts,
         )?;
-        eprintln!("report: {}", dir.join("index.html").display());
     }
     Ok(0)
 }

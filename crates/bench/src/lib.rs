@@ -277,14 +277,47 @@ impl ResolvedJson {
 }
 
 /// The JSON document of a single run.
+/// The fields every `--json` document starts with: what wrote it, how it was invoked, and the
+/// workload as resolved.
 #[derive(Serialize)]
-struct SingleJson<'a> {
+pub(crate) struct DocHeader<'a> {
     tool: &'static str,
     version: &'static str,
     mode: &'static str,
     command_line: String,
     config: &'a BenchArgs,
     resolved: ResolvedJson,
+}
+
+impl<'a> DocHeader<'a> {
+    pub(crate) fn new(mode: &'static str, args: &'a BenchArgs, load: &Load) -> DocHeader<'a> {
+        DocHeader {
+            tool: "tern bench",
+            version: env!("CARGO_PKG_VERSION"),
+            mode,
+            command_line: command_line(),
+            config: args,
+            resolved: ResolvedJson::new(load),
+        }
+    }
+}
+
+/// Writes `index.html` for a `--report` directory and says where it is.
+pub(crate) fn write_report_page(
+    dir: &std::path::Path,
+    title: &str,
+    sections: &[String],
+    charts: &[String],
+) -> Result<(), String> {
+    report::write_index(dir, title, &command_line(), sections, charts)?;
+    eprintln!("report: {}", dir.join("index.html").display());
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct SingleJson<'a> {
+    #[serde(flatten)]
+    header: DocHeader<'a>,
     result: &'a RunJson,
 }
 
@@ -405,12 +438,7 @@ fn run_inner(args: &BenchArgs) -> Result<i32, String> {
     print!("{}", report::summary_text(&run));
     if let Some(path) = &args.json {
         let doc = SingleJson {
-            tool: "tern bench",
-            version: env!("CARGO_PKG_VERSION"),
-            mode: "single",
-            command_line: command_line(),
-            config: args,
-            resolved: ResolvedJson::new(&load),
+            header: DocHeader::new("single", args, &load),
             result: &run,
         };
         report::write_json(path, &doc)?;
@@ -425,14 +453,7 @@ fn run_inner(args: &BenchArgs) -> Result<i32, String> {
                 report::html_escape(&report::summary_text(&run))
             ),
         ];
-        report::write_index(
-            dir,
-            &format!("tern bench: {label}"),
-            &command_line(),
-            &sections,
-            &charts,
-        )?;
-        eprintln!("report: {}", dir.join("index.html").display());
+        write_report_page(dir, &format!("tern bench: {label}"), &sections, &charts)?;
     }
     Ok(0)
 }

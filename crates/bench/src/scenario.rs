@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::engine::{self, RunResult};
 use crate::report::{self, RunJson, Series, YScale};
 use crate::workload::{Load, Stop};
-use crate::{command_line, describe, BenchArgs, ResolvedJson};
+use crate::{describe, write_report_page, BenchArgs, DocHeader};
 
 /// One entry of the registry.
 pub struct Scenario {
@@ -98,13 +98,9 @@ struct StepJson {
 
 #[derive(Serialize)]
 struct ScenarioJson<'a> {
-    tool: &'static str,
-    version: &'static str,
-    mode: &'static str,
+    #[serde(flatten)]
+    header: DocHeader<'a>,
     scenario: &'static str,
-    command_line: String,
-    config: &'a BenchArgs,
-    resolved: ResolvedJson,
     steps: Vec<StepJson>,
     bend: Option<String>,
 }
@@ -197,13 +193,8 @@ fn smoke_burst(args: &BenchArgs, load: &Load, target: &str) -> Result<i32, Strin
 
     if let Some(path) = &args.json {
         let doc = ScenarioJson {
-            tool: "tern bench",
-            version: env!("CARGO_PKG_VERSION"),
-            mode: "scenario",
+            header: DocHeader::new("scenario", args, load),
             scenario: "smoke-burst",
-            command_line: command_line(),
-            config: args,
-            resolved: ResolvedJson::new(load),
             steps: results
                 .iter()
                 .map(|(f, step, _, j)| StepJson {
@@ -274,14 +265,12 @@ fn smoke_burst(args: &BenchArgs, load: &Load, target: &str) -> Result<i32, Strin
             format!("<pre>{}</pre>", report::html_escape(&text)),
             report::runs_table(&all),
         ];
-        report::write_index(
+        write_report_page(
             dir,
             &format!("tern bench: smoke-burst on {target}"),
-            &command_line(),
             &sections,
             &charts,
         )?;
-        eprintln!("report: {}", dir.join("index.html").display());
     }
     Ok(0)
 }

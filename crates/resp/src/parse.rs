@@ -324,7 +324,7 @@ fn find_crlf(input: &[u8], from: usize) -> Option<usize> {
 /// calls `visit` with each one's second argument, usually its key. Stops at the first thing that
 /// is not a complete, well-formed array of bulk strings. This is a cheap look ahead for
 /// prefetching; the commands are parsed for real by [`Parser`] afterwards.
-pub fn peek_first_args(input: &[u8], max_commands: usize, mut visit: impl FnMut(&[u8])) {
+pub fn peek_first_args<'a>(input: &'a [u8], max_commands: usize, mut visit: impl FnMut(&'a [u8])) {
     let mut pos = 0;
     for _ in 0..max_commands {
         let Some((count, mut cursor)) = peek_header(input, pos, b'*') else {

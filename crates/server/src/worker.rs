@@ -555,17 +555,22 @@ const PREFETCH_COMMANDS_MAX: usize = 32;
 /// lines their keys will need, so that their cache misses overlap instead of following one
 /// another. Skipped for a single command: there is nothing to overlap with.
 fn prefetch_keys(server: &Server, db: usize, input: &[u8]) {
-    let mut found = [(0usize, 0u64); PREFETCH_COMMANDS_MAX];
+    // Keys first, without hashing: a read holding a single command (no pipelining) stops here.
+    let mut keys: [&[u8]; PREFETCH_COMMANDS_MAX] = [&[]; PREFETCH_COMMANDS_MAX];
     let mut count = 0;
-    let db = server.keyspace.db(db);
     tern_resp::parse::peek_first_args(input, PREFETCH_COMMANDS_MAX, |key| {
-        let slot = tern_keyspace::key_slot(key);
-        db.slot(slot).prefetch_header();
-        found[count] = (slot, tern_keyspace::key_hash(key));
+        keys[count] = key;
         count += 1;
     });
     if count < 2 {
         return;
+    }
+    let db = server.keyspace.db(db);
+    let mut found = [(0usize, 0u64); PREFETCH_COMMANDS_MAX];
+    for (slot_and_hash, key) in found.iter_mut().zip(&keys[..count]) {
+        let slot = tern_keyspace::key_slot(key);
+        db.slot(slot).prefetch_header();
+        *slot_and_hash = (slot, tern_keyspace::key_hash(key));
     }
     for &(slot, hash) in &found[..count] {
         db.slot(slot).prefetch_group(hash);
