@@ -22,6 +22,7 @@ mod crc16;
 mod db;
 mod entry;
 mod glob;
+pub mod limits;
 mod list;
 pub mod num;
 mod set;
