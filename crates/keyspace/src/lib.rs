@@ -25,6 +25,7 @@ mod glob;
 pub mod limits;
 mod list;
 pub mod num;
+mod pack;
 mod set;
 mod table;
 mod value;
@@ -38,6 +39,7 @@ pub use list::{
     argument_growth, moved_growth, packed_entry_bytes, resolve_range, ListValue,
     LIST_MAX_LISTPACK_BYTES,
 };
+pub use pack::{Pack, PackItem, PackIter};
 pub use set::{
     Member, SetValue, SET_MAX_INTSET_ENTRIES, SET_MAX_LISTPACK_ENTRIES, SET_MAX_LISTPACK_VALUE,
 };
