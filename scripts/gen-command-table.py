@@ -25,6 +25,13 @@ IMPLEMENTED = {
     "scard": None, "spop": None, "srandmember": None, "smove": None, "sinter": None,
     "sintercard": None, "sinterstore": None, "sunion": None, "sunionstore": None,
     "sdiff": None, "sdiffstore": None, "sscan": None,
+    # hashes
+    "hset": None, "hmset": None, "hsetnx": None, "hget": None, "hmget": None, "hdel": None,
+    "hlen": None, "hexists": None, "hstrlen": None, "hkeys": None, "hvals": None,
+    "hgetall": None, "hincrby": None, "hincrbyfloat": None, "hrandfield": None, "hscan": None,
+    "hexpire": None, "hpexpire": None, "hexpireat": None, "hpexpireat": None, "httl": None,
+    "hpttl": None, "hexpiretime": None, "hpexpiretime": None, "hpersist": None,
+    "hgetex": None, "hsetex": None, "hgetdel": None,
     # connection
     "ping": None, "echo": None, "hello": None, "select": None, "quit": None, "reset": None,
     "auth": None,

@@ -1,11 +1,19 @@
 //! Databases: each is 16384 slot tables, created on first use.
+//!
+//! A database also remembers, per slot, the soonest expiry of a hash field in it, so the active
+//! expiry cycle reclaims expired fields without any access to their hashes, visiting only slots
+//! where a field is due.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use rand::Rng;
 
+use crate::bytes::CompactBytes;
 use crate::crc16::{key_slot, SLOT_COUNT};
+use crate::hash::HashValue;
 use crate::table::{Slot, SlotGuard};
+use crate::value::Value;
 
 /// The whole data set: `databases` numbered databases.
 pub struct Keyspace {
@@ -16,6 +24,11 @@ pub struct Keyspace {
 #[derive(Default)]
 pub struct Db {
     slots: OnceLock<Box<[Slot]>>,
+    /// Per slot, no later than the soonest expiry of a hash field stored there (`u64::MAX`:
+    /// none). Lowered under the slot's lock by every write that gives a field a time to live or
+    /// brings in a hash that has one, and recomputed by the active cycle under the same lock.
+    /// Allocated with the first such field.
+    field_expiry: OnceLock<Box<[AtomicU64]>>,
 }
 
 impl Keyspace {
@@ -71,6 +84,17 @@ impl Keyspace {
             .collect();
         for (low_guard, high_guard) in low_guards.iter_mut().zip(high_guards.iter_mut()) {
             std::mem::swap(&mut **low_guard, &mut **high_guard);
+        }
+        let (low, high) = (self.db(low), self.db(high));
+        if low.has_field_expiry() || high.has_field_expiry() {
+            for (low_soonest, high_soonest) in low.field_soonest().iter().zip(high.field_soonest())
+            {
+                let moved = low_soonest.load(Ordering::Relaxed);
+                low_soonest.store(
+                    high_soonest.swap(moved, Ordering::Relaxed),
+                    Ordering::Relaxed,
+                );
+            }
         }
     }
 
@@ -226,15 +250,73 @@ impl Db {
         None
     }
 
-    /// Removes the expired keys of one slot; returns (keys with an expiry checked, removed).
+    /// Removes the expired keys of one slot, and the expired fields of its hashes when one is
+    /// due; returns (keys with an expiry and hashes with a due field checked, those expired).
     pub fn expire_slot(&self, slot: usize, now_ms: u64) -> (usize, usize) {
         let Some(slots) = self.slots.get() else {
             return (0, 0);
         };
-        if slots[slot].volatile_len() == 0 {
+        let fields_due = self
+            .field_expiry
+            .get()
+            .is_some_and(|soonest| now_ms > soonest[slot].load(Ordering::Relaxed));
+        if slots[slot].volatile_len() == 0 && !fields_due {
             return (0, 0);
         }
-        slots[slot].lock().remove_all_expired(now_ms)
+        let mut table = slots[slot].lock();
+        let (mut checked, mut expired) = table.remove_all_expired(now_ms);
+        if fields_due {
+            let due = self.expire_fields(&mut table, slot, now_ms);
+            checked += due;
+            expired += due;
+        }
+        (checked, expired)
+    }
+
+    /// Reclaims the expired fields of the hashes in a locked slot, deletes the hashes left
+    /// empty, and records the slot's next field expiry. Returns how many hashes had a due field.
+    fn expire_fields(&self, table: &mut SlotGuard<'_>, slot: usize, now_ms: u64) -> usize {
+        let mut next = u64::MAX;
+        let mut due: Vec<CompactBytes> = Vec::new();
+        for (key, entry) in table.iter() {
+            match entry.value.as_hash().and_then(HashValue::soonest_expiry) {
+                Some(at) if now_ms > at => due.push(CompactBytes::new(key)),
+                Some(at) => next = next.min(at),
+                None => {}
+            }
+        }
+        for key in &due {
+            let Some(hash) = table.get(key, now_ms).and_then(|e| e.value.as_hash_mut()) else {
+                continue;
+            };
+            hash.remove_expired(now_ms);
+            if hash.is_empty() {
+                table.remove(key);
+            } else if let Some(at) = hash.soonest_expiry() {
+                next = next.min(at);
+            }
+        }
+        self.field_soonest()[slot].store(next, Ordering::Relaxed);
+        due.len()
+    }
+
+    /// Whether any hash field of this database has had a time to live (the active cycle then
+    /// visits its slots).
+    pub fn has_field_expiry(&self) -> bool {
+        self.field_expiry.get().is_some()
+    }
+
+    fn field_soonest(&self) -> &[AtomicU64] {
+        self.field_expiry
+            .get_or_init(|| (0..SLOT_COUNT).map(|_| AtomicU64::new(u64::MAX)).collect())
+    }
+
+    /// Records, for the active expiry cycle, the value just stored under `key` (the caller holds
+    /// its slot's lock): a hash with fields that expire makes the slot worth a visit.
+    pub fn note_field_expiry(&self, key: &[u8], value: &Value) {
+        if let Some(at) = value.as_hash().and_then(HashValue::soonest_expiry) {
+            self.field_soonest()[key_slot(key)].fetch_min(at, Ordering::Relaxed);
+        }
     }
 }
 

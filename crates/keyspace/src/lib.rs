@@ -3,7 +3,7 @@
 //! - [`Keyspace`] → numbered [`Db`]s → 16384 [`Slot`]s, each a [`SlotTable`] behind its own lock.
 //!   Databases and slot tables are created on first use.
 //! - [`Entry`]: a value with its expiry and access bits; [`Value`] and its encodings; sets in
-//!   [`SetValue`], lists in [`ListValue`].
+//!   [`SetValue`], lists in [`ListValue`], hashes in [`HashValue`].
 //! - Expiry: lazy on every lookup ([`SlotTable::get`]), and [`Db::expire_slot`] for the server's
 //!   active cycle.
 //! - Helpers every command needs: [`key_slot`], [`glob_match`], Valkey's number syntax ([`num`]).
@@ -22,6 +22,7 @@ mod crc16;
 mod db;
 mod entry;
 mod glob;
+mod hash;
 pub mod limits;
 mod list;
 pub mod num;
@@ -35,6 +36,9 @@ pub use crc16::{crc16, key_slot, SLOT_COUNT};
 pub use db::{find_guard, Db, Keyspace, ScanCursor};
 pub use entry::Entry;
 pub use glob::glob_match;
+pub use hash::{
+    ExpireCondition, FieldExpire, FieldPersist, FieldTtl, HashIter, HashValue, RandomPairs,
+};
 pub use list::{
     argument_growth, moved_growth, packed_entry_bytes, resolve_range, ListValue,
     LIST_MAX_LISTPACK_BYTES,

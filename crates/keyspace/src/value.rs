@@ -3,9 +3,10 @@
 //! Strings come in Valkey's three encodings, kept because `OBJECT ENCODING` reports them and
 //! clients' tests look at them: `int` (the text is a canonical 64-bit integer, stored as one),
 //! `embstr` (short, written whole) and `raw` (long, or grown in place by APPEND/SETRANGE).
-//! Sets and their encodings are in `set.rs`, lists in `list.rs`.
+//! Sets and their encodings are in `set.rs`, lists in `list.rs`, hashes in `hash.rs`.
 
 use crate::bytes::CompactBytes;
+use crate::hash::HashValue;
 use crate::list::ListValue;
 use crate::num::{format_i64, parse_i64};
 use crate::set::SetValue;
@@ -26,6 +27,8 @@ pub enum Value {
     Set(Box<SetValue>),
     /// Boxed for the same reason.
     List(Box<ListValue>),
+    /// Not boxed: a small hash is one pack, and its large form boxes itself.
+    Hash(HashValue),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -42,6 +45,7 @@ impl Value {
             Value::Str(_) => "string",
             Value::Set(_) => "set",
             Value::List(_) => "list",
+            Value::Hash(_) => "hash",
         }
     }
 
@@ -53,6 +57,7 @@ impl Value {
             Value::Str(StrValue::Raw(_)) => "raw",
             Value::Set(set) => set.encoding_name(),
             Value::List(list) => list.encoding_name(),
+            Value::Hash(hash) => hash.encoding_name(),
         }
     }
 
@@ -94,6 +99,20 @@ impl Value {
     pub fn as_list_mut(&mut self) -> Option<&mut ListValue> {
         match self {
             Value::List(value) => Some(&mut **value),
+            _ => None,
+        }
+    }
+
+    pub fn as_hash(&self) -> Option<&HashValue> {
+        match self {
+            Value::Hash(value) => Some(value),
+            _ => None,
+        }
+    }
+
+    pub fn as_hash_mut(&mut self) -> Option<&mut HashValue> {
+        match self {
+            Value::Hash(value) => Some(value),
             _ => None,
         }
     }

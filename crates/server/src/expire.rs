@@ -1,5 +1,6 @@
-//! The active expiry cycle: each worker, `hz` times a second, removes expired keys from its share
-//! of the slot tables (slot mod workers = worker id), without any global lock.
+//! The active expiry cycle: each worker, `hz` times a second, removes expired keys and expired
+//! hash fields from its share of the slot tables (slot mod workers = worker id), without any
+//! global lock.
 //!
 //! The effort follows Valkey's `active-expire-effort` (1-10): a larger effort spends a larger
 //! share of each period (25% + 2% per step) and keeps going at a lower ratio of expired keys
@@ -51,11 +52,12 @@ impl ExpireCycle {
         let workers = server.worker_stats.len().max(1);
         let databases = server.keyspace.db_count();
         let slots_per_worker = SLOT_COUNT.div_ceil(workers) * databases;
-        // Databases with keys that have a TTL: counted once per cycle (unused ones cost nothing).
+        // Databases with keys that have a TTL, or hash fields that had one: counted once per
+        // cycle (unused ones cost nothing).
         let volatile: Vec<bool> = (0..databases)
             .map(|index| {
                 let db = server.keyspace.db(index);
-                db.is_used() && db.volatile_len() > 0
+                db.is_used() && (db.volatile_len() > 0 || db.has_field_expiry())
             })
             .collect();
         if !volatile.contains(&true) {

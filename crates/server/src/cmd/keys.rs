@@ -318,6 +318,7 @@ fn rename_generic(ctx: &mut Ctx<'_>, request: &Request<'_>, only_if_new: bool) -
     let (_, entry) = find_guard(&mut guards, from).remove_entry(from)?;
     let target = find_guard(&mut guards, to);
     target.remove(to);
+    ctx.db().note_field_expiry(to, &entry.value);
     target.insert_entry(to.into(), entry);
     Some(true)
 }
@@ -370,29 +371,47 @@ pub fn copy(ctx: &mut Ctx<'_>, request: &Request<'_>) {
     }
     let now_ms = ctx.now_ms;
     let source_db = ctx.client.db;
+    let target = ctx.server.keyspace.db(target_db);
     let copied = if source_db == target_db {
         let keys: [&[u8]; 2] = [from, to];
         let mut guards = ctx.db().lock_keys(keys);
-        match find_guard(&mut guards, from).get(from, now_ms).cloned() {
-            Some(entry) => copy_into(find_guard(&mut guards, to), to, entry, replace, now_ms),
+        match find_guard(&mut guards, from)
+            .get(from, now_ms)
+            .map(|e| copy_of(e, now_ms))
+        {
+            Some(entry) => {
+                let table = find_guard(&mut guards, to);
+                copy_into(target, table, to, entry, replace, now_ms)
+            }
             None => false,
         }
     } else {
-        let (mut source, mut target) = ctx
+        let (mut source, mut table) = ctx
             .server
             .keyspace
             .lock_two((source_db, key_slot(from)), (target_db, key_slot(to)));
-        match source.get(from, now_ms).cloned() {
-            Some(entry) => copy_into(&mut target, to, entry, replace, now_ms),
+        match source.get(from, now_ms).map(|e| copy_of(e, now_ms)) {
+            Some(entry) => copy_into(target, &mut table, to, entry, replace, now_ms),
             None => false,
         }
     };
     ctx.reply.int(i64::from(copied));
 }
 
-/// Writes a copy of `entry` (value and expiry) under `key` unless the key exists and `replace`
-/// is not set.
+/// The copy COPY writes: the same value and expiry, except that a hash leaves behind its
+/// expired fields that are still stored, as Valkey's copy does.
+fn copy_of(entry: &tern_keyspace::Entry, now_ms: u64) -> tern_keyspace::Entry {
+    let mut copy = entry.clone();
+    if let Some(hash) = copy.value.as_hash_mut() {
+        hash.remove_expired(now_ms);
+    }
+    copy
+}
+
+/// Writes a copy of `entry` (value and expiry) under `key` of `db` unless the key exists and
+/// `replace` is not set.
 fn copy_into(
+    db: &tern_keyspace::Db,
     table: &mut tern_keyspace::SlotGuard<'_>,
     key: &[u8],
     entry: tern_keyspace::Entry,
@@ -405,6 +424,7 @@ fn copy_into(
         }
         table.remove(key);
     }
+    db.note_field_expiry(key, &entry.value);
     table.insert_entry(key.into(), entry);
     true
 }
@@ -429,6 +449,10 @@ pub fn move_(ctx: &mut Ctx<'_>, request: &Request<'_>) {
         return ctx.reply.int(0);
     }
     if let Some((stored_key, entry)) = source.remove_entry(key) {
+        ctx.server
+            .keyspace
+            .db(target_db)
+            .note_field_expiry(key, &entry.value);
         target.insert_entry(stored_key, entry);
     }
     ctx.reply.int(1);

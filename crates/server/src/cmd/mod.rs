@@ -7,6 +7,7 @@
 
 mod client;
 mod connection;
+mod hash;
 mod keys;
 mod list;
 mod server;
@@ -132,6 +133,35 @@ handlers! {
     "lmove" => list::lmove,
     "rpoplpush" => list::rpoplpush,
     "lmpop" => list::lmpop,
+    // hashes
+    "hset" => hash::hset,
+    "hmset" => hash::hset,
+    "hsetnx" => hash::hsetnx,
+    "hget" => hash::hget,
+    "hmget" => hash::hmget,
+    "hdel" => hash::hdel,
+    "hlen" => hash::hlen,
+    "hexists" => hash::hexists,
+    "hstrlen" => hash::hstrlen,
+    "hkeys" => hash::hkeys,
+    "hvals" => hash::hvals,
+    "hgetall" => hash::hgetall,
+    "hincrby" => hash::hincrby,
+    "hincrbyfloat" => hash::hincrbyfloat,
+    "hrandfield" => hash::hrandfield,
+    "hscan" => hash::hscan,
+    "hexpire" => hash::hexpire,
+    "hpexpire" => hash::hpexpire,
+    "hexpireat" => hash::hexpireat,
+    "hpexpireat" => hash::hpexpireat,
+    "httl" => hash::httl,
+    "hpttl" => hash::hpttl,
+    "hexpiretime" => hash::hexpiretime,
+    "hpexpiretime" => hash::hpexpiretime,
+    "hpersist" => hash::hpersist,
+    "hgetex" => hash::hgetex,
+    "hsetex" => hash::hsetex,
+    "hgetdel" => hash::hgetdel,
     // keys
     "del" => keys::del,
     "unlink" => keys::del,
