@@ -11,8 +11,8 @@
 
 use tern_keyspace::{
     glob_match,
-    num::{is_long_double, long_double_add, parse_u64, FloatIncrError},
-    Entry, ExpireCondition, ExpireUpdate, FieldTtl, HashValue, PackItem, SlotGuard, Value,
+    num::{is_long_double, long_double_add, FloatIncrError},
+    Db, Entry, ExpireCondition, ExpireUpdate, FieldTtl, HashValue, PackItem, SlotGuard, Value,
 };
 use tern_resp::Request;
 
@@ -43,20 +43,17 @@ fn read_hash<'g>(
     super::read_as(ctx, table, key, Value::as_hash)
 }
 
-/// After a write to the hash at `key`: deletes it when empty, else registers its soonest field
-/// expiry with the database for the active cycle.
-fn settle(ctx: &Ctx<'_>, table: &mut SlotGuard<'_>, key: &[u8]) {
-    let Some(entry) = table.get(key, ctx.now_ms) else {
-        return;
+/// After a write that left `value` (a hash) under `key`: registers its soonest field expiry
+/// with the database for the active cycle, and says whether the hash is empty, which the
+/// caller then deletes.
+fn settle(db: &Db, key: &[u8], value: &Value) -> bool {
+    let Some(hash) = value.as_hash() else {
+        return false;
     };
-    let Some(hash) = entry.value.as_hash() else {
-        return;
-    };
-    if hash.is_empty() {
-        table.remove(key);
-    } else if hash.has_volatile_fields() {
-        ctx.db().note_field_expiry(key, &entry.value);
+    if hash.has_volatile_fields() {
+        db.note_field_expiry(key, value);
     }
+    hash.is_empty()
 }
 
 /// Runs `write` on the hash at `key`, created empty when the key is missing (and kept only if
@@ -67,28 +64,7 @@ fn upsert<R>(
     key: &[u8],
     write: impl FnOnce(&mut HashValue, u64) -> R,
 ) -> Result<R, ()> {
-    let now_ms = ctx.now_ms;
-    let result = match table.get(key, now_ms) {
-        Some(entry) => match entry.value.as_hash_mut() {
-            Some(hash) => write(hash, now_ms),
-            None => {
-                ctx.reply.error(WRONGTYPE);
-                return Err(());
-            }
-        },
-        None => {
-            let mut hash = HashValue::new();
-            let result = write(&mut hash, now_ms);
-            if hash.is_empty() {
-                return Ok(result);
-            }
-            let entry = Entry::new(Value::Hash(hash), now_ms);
-            table.insert(key, entry, ExpireUpdate::Clear);
-            result
-        }
-    };
-    settle(ctx, table, key);
-    Ok(result)
+    apply(ctx, table, key, true, write).map(|result| result.expect("created when missing"))
 }
 
 /// Runs `write` on the hash at `key` if there is one (Ok(None) when the key is missing), then
@@ -99,19 +75,40 @@ fn update<R>(
     key: &[u8],
     write: impl FnOnce(&mut HashValue, u64) -> R,
 ) -> Result<Option<R>, ()> {
-    let now_ms = ctx.now_ms;
-    let result = match table.get(key, now_ms) {
-        None => return Ok(None),
-        Some(entry) => match entry.value.as_hash_mut() {
-            Some(hash) => write(hash, now_ms),
-            None => {
+    apply(ctx, table, key, false, write)
+}
+
+fn apply<R>(
+    ctx: &mut Ctx<'_>,
+    table: &mut SlotGuard<'_>,
+    key: &[u8],
+    create: bool,
+    write: impl FnOnce(&mut HashValue, u64) -> R,
+) -> Result<Option<R>, ()> {
+    let (db, now_ms) = (ctx.db(), ctx.now_ms);
+    match table.get(key, now_ms) {
+        Some(entry) => {
+            let Some(hash) = entry.value.as_hash_mut() else {
                 ctx.reply.error(WRONGTYPE);
                 return Err(());
+            };
+            let result = write(hash, now_ms);
+            if settle(db, key, &entry.value) {
+                table.remove(key);
             }
-        },
-    };
-    settle(ctx, table, key);
-    Ok(Some(result))
+            Ok(Some(result))
+        }
+        None if create => {
+            let mut hash = HashValue::new();
+            let result = write(&mut hash, now_ms);
+            let value = Value::Hash(hash);
+            if !settle(db, key, &value) {
+                table.insert(key, Entry::new(value, now_ms), ExpireUpdate::Clear);
+            }
+            Ok(Some(result))
+        }
+        None => Ok(None),
+    }
 }
 
 /// HSET key field value [field value ...] and HMSET (which replies OK).
@@ -418,12 +415,49 @@ pub fn hrandfield(ctx: &mut Ctx<'_>, request: &Request<'_>) {
     }
 }
 
+/// Reads a SCAN cursor as Valkey does: strict integer syntax first (a negative one is invalid),
+/// else C's `strtoull` on the text up to its first NUL, which also takes leading whitespace, a
+/// sign (a minus wraps around), and leading zeros, but nothing after the digits.
+fn parse_scan_cursor(arg: &[u8]) -> Option<u64> {
+    let text = super::c_str(arg);
+    if let Some(value) = parse_i64(text) {
+        return u64::try_from(value).ok();
+    }
+    let start = text
+        .iter()
+        .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))?;
+    let (negative, digits) = match text[start] {
+        b'-' => (true, &text[start + 1..]),
+        b'+' => (false, &text[start + 1..]),
+        _ => (false, &text[start..]),
+    };
+    let magnitude = parse_u64_digits(digits)?;
+    Some(if negative {
+        magnitude.wrapping_neg()
+    } else {
+        magnitude
+    })
+}
+
+/// Decimal digits only (at least one, leading zeros allowed), within `u64`.
+fn parse_u64_digits(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |value, &digit| {
+        if !digit.is_ascii_digit() {
+            return None;
+        }
+        value.checked_mul(10)?.checked_add(u64::from(digit - b'0'))
+    })
+}
+
 /// HSCAN key cursor [MATCH pattern] [COUNT count] [NOVALUES]
 ///
 /// A listpack is returned whole with cursor 0, as Valkey does; a hashtable `count` positions at
 /// a time (see `HashValue::scan`).
 pub fn hscan(ctx: &mut Ctx<'_>, request: &Request<'_>) {
-    let Some(cursor) = parse_u64(request.arg(2)) else {
+    let Some(cursor) = parse_scan_cursor(request.arg(2)) else {
         return ctx.reply.error(b"ERR invalid cursor");
     };
     let key = request.arg(1);
@@ -711,7 +745,8 @@ fn httl_generic(ctx: &mut Ctx<'_>, request: &Request<'_>, milliseconds: bool, ab
                 if milliseconds {
                     left
                 } else {
-                    (left + 500) / 1000
+                    // Unsigned, so that rounding the largest times does not overflow.
+                    ((left as u64 + 500) / 1000) as i64
                 }
             }
         };
