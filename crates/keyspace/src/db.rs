@@ -15,6 +15,10 @@ use crate::hash::HashValue;
 use crate::table::{Slot, SlotGuard};
 use crate::value::Value;
 
+/// The most expired hash fields one visit of the active cycle reclaims in a slot, which bounds
+/// the time the slot stays locked.
+const FIELDS_PER_SLOT_VISIT: usize = 4096;
+
 /// The whole data set: `databases` numbered databases.
 pub struct Keyspace {
     dbs: Box<[Db]>,
@@ -273,8 +277,10 @@ impl Db {
         (checked, expired)
     }
 
-    /// Reclaims the expired fields of the hashes in a locked slot, deletes the hashes left
-    /// empty, and records the slot's next field expiry. Returns how many hashes had a due field.
+    /// Reclaims the expired fields of the hashes in a locked slot (at most
+    /// [`FIELDS_PER_SLOT_VISIT`]; a slot with more stays due for the next cycle), deletes the
+    /// hashes left empty, and records the slot's next field expiry. Returns how many hashes had a
+    /// due field.
     fn expire_fields(&self, table: &mut SlotGuard<'_>, slot: usize, now_ms: u64) -> usize {
         let mut next = u64::MAX;
         let mut due: Vec<CompactBytes> = Vec::new();
@@ -285,11 +291,12 @@ impl Db {
                 None => {}
             }
         }
+        let mut budget = FIELDS_PER_SLOT_VISIT;
         for key in &due {
             let Some(hash) = table.get(key, now_ms).and_then(|e| e.value.as_hash_mut()) else {
                 continue;
             };
-            hash.remove_expired(now_ms);
+            budget -= hash.remove_expired(now_ms, budget);
             if hash.is_empty() {
                 table.remove(key);
             } else if let Some(at) = hash.soonest_expiry() {

@@ -15,7 +15,8 @@
 //!
 //! Field expiry follows Valkey 9: an expired field is invisible to every read and to the writes
 //! that act on existing fields, but it stays stored, and counted by HLEN, until the active expiry
-//! cycle reclaims it ([`HashValue::remove_expired`]) or a write replaces it. A hash left with only
+//! cycle reclaims it ([`HashValue::remove_expired`], a bounded number at a time) or a write
+//! replaces it. A hash left with only
 //! expired fields therefore still exists as a key until then. Times are Unix milliseconds passed
 //! in by the caller; a field expires when `now > expire_at`, as keys do.
 
@@ -541,14 +542,14 @@ impl HashValue {
         }
     }
 
-    /// Reclaims every expired field, soonest first; returns how many. The hash may be left
-    /// empty: the caller deletes the key then.
-    pub fn remove_expired(&mut self, now_ms: u64) -> usize {
+    /// Reclaims expired fields, soonest first, at most `limit` of them; returns how many. The
+    /// hash may be left empty: the caller deletes the key then.
+    pub fn remove_expired(&mut self, now_ms: u64, limit: usize) -> usize {
         let HashValue::Hashtable(table) = self else {
             return 0;
         };
         let mut removed = 0;
-        while table.expiries.first().is_some_and(|(at, _)| now_ms > *at) {
+        while removed < limit && table.expiries.first().is_some_and(|(at, _)| now_ms > *at) {
             let (_, IndexKey(name)) = table.expiries.pop_first().expect("checked above");
             table.fields.swap_remove(name.as_bytes());
             removed += 1;
@@ -992,7 +993,7 @@ mod tests {
                     Op::Reclaim => {
                         let before = model.len();
                         model.retain(|_, (_, at)| at.is_none_or(|at| now <= at));
-                        prop_assert_eq!(hash.remove_expired(now), before - model.len());
+                        prop_assert_eq!(hash.remove_expired(now, usize::MAX), before - model.len());
                     }
                     Op::Random(count, distinct) => {
                         let want = live(&model, now);
@@ -1073,6 +1074,36 @@ mod tests {
     }
 
     #[test]
+    fn the_active_cycle_reclaims_fields_a_bounded_number_at_a_time() {
+        use crate::{key_slot, Db, Entry, ExpireUpdate, Value};
+        let db = Db::default();
+        let (key, slot) = (b"h".as_slice(), key_slot(b"h"));
+        let mut hash = HashValue::new();
+        for n in 0..5000 {
+            hash.set(format!("f{n}").as_bytes(), b"v", FieldTtl::At(100), 0);
+        }
+        hash.set(b"later", b"v", FieldTtl::At(1000), 0);
+        let value = Value::Hash(hash);
+        let len = |db: &Db| {
+            let mut table = db.lock(slot);
+            table.get(key, 0).and_then(|e| e.value.as_hash()).map(HashValue::len)
+        };
+        {
+            let mut table = db.lock(slot);
+            db.note_field_expiry(key, &value);
+            table.insert(key, Entry::new(value, 0), ExpireUpdate::Clear);
+        }
+        assert_eq!(db.expire_slot(slot, 100), (0, 0));
+        db.expire_slot(slot, 101);
+        assert_eq!(len(&db), Some(5001 - 4096));
+        db.expire_slot(slot, 101);
+        assert_eq!(len(&db), Some(1));
+        assert_eq!(db.expire_slot(slot, 500), (0, 0));
+        db.expire_slot(slot, 1001);
+        assert_eq!(len(&db), None);
+    }
+
+    #[test]
     fn expired_fields_stay_counted_until_reclaimed() {
         let mut hash = HashValue::new();
         hash.set(b"a", b"1", FieldTtl::At(100), 0);
@@ -1082,7 +1113,8 @@ mod tests {
         assert_eq!((hash.len(), hash.live_len(101)), (2, 1));
         assert!(!hash.remove(b"a", 101));
         assert_eq!(hash.soonest_expiry(), Some(100));
-        assert_eq!(hash.remove_expired(101), 1);
+        assert_eq!(hash.remove_expired(101, 0), 0);
+        assert_eq!(hash.remove_expired(101, usize::MAX), 1);
         assert_eq!((hash.len(), hash.soonest_expiry()), (1, None));
     }
 }

@@ -584,7 +584,7 @@ fn fixed_fields(ctx: &mut Ctx<'_>, request: &Request<'_>, mismatch: &[u8]) -> Op
 }
 
 /// The unit and base of an expiry argument.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 struct TimeArg {
     seconds: bool,
     /// Relative to the command's time (EX, PX, HEXPIRE, HPEXPIRE), or a Unix time.
@@ -839,42 +839,43 @@ enum ExCommand {
     GetEx,
 }
 
-/// Parses the options before FIELDS; any unknown, repeated-in-conflict or incomplete option is
-/// a syntax error. A unit may be repeated (the last value wins), as Valkey allows.
+/// The time argument an EX, PX, EXAT or PXAT option introduces.
+fn time_option(option: &[u8]) -> Option<TimeArg> {
+    let (seconds, relative) = match option {
+        b"EX" => (true, true),
+        b"PX" => (false, true),
+        b"EXAT" => (true, false),
+        b"PXAT" => (false, false),
+        _ => return None,
+    };
+    Some(TimeArg { seconds, relative })
+}
+
+/// Parses the options before FIELDS; any unknown, conflicting or incomplete option is a syntax
+/// error. The same unit may be repeated (the last value wins), as Valkey allows.
 fn parse_ex_options<'a>(options: Request<'a>, command: ExCommand) -> Option<ExOptions<'a>> {
     let mut parsed = ExOptions::default();
-    let mut unit: Option<&[u8]> = None;
     let mut index = 0;
     let set_ex = command == ExCommand::SetEx;
     while index < options.len() {
         let option = options.arg(index).to_ascii_uppercase();
+        let no_time = parsed.expire.is_none();
         match option.as_slice() {
             b"NX" if set_ex && !parsed.xx => parsed.nx = true,
             b"XX" if set_ex && !parsed.nx => parsed.xx = true,
             b"FNX" if set_ex && !parsed.fxx => parsed.fnx = true,
             b"FXX" if set_ex && !parsed.fnx => parsed.fxx = true,
-            b"KEEPTTL" if set_ex && unit.is_none() => parsed.keep_ttl = true,
-            b"PERSIST" if !set_ex && unit.is_none() => parsed.persist = true,
-            b"EX" | b"PX" | b"EXAT" | b"PXAT"
-                if !parsed.keep_ttl
-                    && !parsed.persist
-                    && unit.is_none_or(|unit| unit == option.as_slice())
-                    && index + 1 < options.len() =>
-            {
-                let time = TimeArg {
-                    seconds: matches!(option.as_slice(), b"EX" | b"EXAT"),
-                    relative: matches!(option.as_slice(), b"EX" | b"PX"),
-                };
-                unit = Some(match option.as_slice() {
-                    b"EX" => b"EX",
-                    b"PX" => b"PX",
-                    b"EXAT" => b"EXAT",
-                    _ => b"PXAT",
-                });
+            b"KEEPTTL" if set_ex && no_time => parsed.keep_ttl = true,
+            b"PERSIST" if !set_ex && no_time => parsed.persist = true,
+            unit => {
+                let time = time_option(unit)?;
+                let same_unit = parsed.expire.is_none_or(|(set, _)| set == time);
+                if parsed.keep_ttl || parsed.persist || !same_unit || index + 1 >= options.len() {
+                    return None;
+                }
                 index += 1;
                 parsed.expire = Some((time, options.arg(index)));
             }
-            _ => return None,
         }
         index += 1;
     }

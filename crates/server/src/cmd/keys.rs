@@ -403,7 +403,7 @@ pub fn copy(ctx: &mut Ctx<'_>, request: &Request<'_>) {
 fn copy_of(entry: &tern_keyspace::Entry, now_ms: u64) -> tern_keyspace::Entry {
     let mut copy = entry.clone();
     if let Some(hash) = copy.value.as_hash_mut() {
-        hash.remove_expired(now_ms);
+        hash.remove_expired(now_ms, usize::MAX);
     }
     copy
 }
