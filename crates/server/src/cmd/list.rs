@@ -506,7 +506,12 @@ pub fn lmpop(ctx: &mut Ctx<'_>, request: &Request<'_>) {
     let Some(pop) = parse_mpop(ctx, request, 1) else {
         return;
     };
-    if !try_mpop(ctx, &request.tail(2).head(pop.keys), pop.end, pop.count) {
+    if !try_pop_first(
+        ctx,
+        &request.tail(2).head(pop.keys),
+        pop.end,
+        Some(pop.count),
+    ) {
         ctx.reply.null_array();
     }
 }
@@ -564,8 +569,9 @@ fn parse_mpop(ctx: &mut Ctx<'_>, request: &Request<'_>, numkeys_index: usize) ->
     })
 }
 
-/// Pops from the first of `keys` that holds a list; false, with no reply, when none exists.
-fn try_mpop(ctx: &mut Ctx<'_>, keys: &Request<'_>, end: End, count: usize) -> bool {
+/// Pops from the first of `keys` that holds a list and replies `[key, elements]` (LMPOP's form,
+/// with a count) or `[key, element]` (BLPOP's, without); false, with no reply, when none exists.
+fn try_pop_first(ctx: &mut Ctx<'_>, keys: &Request<'_>, end: End, count: Option<usize>) -> bool {
     let now_ms = ctx.now_ms;
     let db = ctx.db();
     let mut guards = db.lock_keys(keys.iter());
@@ -580,32 +586,13 @@ fn try_mpop(ctx: &mut Ctx<'_>, keys: &Request<'_>, end: End, count: usize) -> bo
         };
         ctx.reply.array(2);
         ctx.reply.bulk(key);
-        pop_many_reply(ctx, list, end, count);
-        after_removal(table, key, now_ms);
-        return true;
-    }
-    false
-}
-
-/// Pops one element from the first of `keys` that holds a list and replies `[key, element]`;
-/// false, with no reply, when none exists.
-fn try_pop_first(ctx: &mut Ctx<'_>, keys: &Request<'_>, end: End) -> bool {
-    let now_ms = ctx.now_ms;
-    let db = ctx.db();
-    let mut guards = db.lock_keys(keys.iter());
-    for key in keys.iter() {
-        let table = find_guard(&mut guards, key);
-        let Some(entry) = table.get(key, now_ms) else {
-            continue;
-        };
-        let Some(list) = entry.value.as_list_mut() else {
-            ctx.reply.error(WRONGTYPE);
-            return true;
-        };
-        let element = pop(list, end).expect("stored lists are never empty");
-        ctx.reply.array(2);
-        ctx.reply.bulk(key);
-        ctx.reply.bulk(&element);
+        match count {
+            Some(count) => pop_many_reply(ctx, list, end, count),
+            None => {
+                let element = pop(list, end).expect("stored lists are never empty");
+                ctx.reply.bulk(&element);
+            }
+        }
         after_removal(table, key, now_ms);
         return true;
     }
@@ -633,7 +620,7 @@ pub fn blpop(ctx: &mut Ctx<'_>, request: &Request<'_>) {
         &keys,
         timeout_ms,
         holds_list,
-        |ctx, request| try_pop_first(ctx, &bpop_keys(request), End::Head),
+        |ctx, request| try_pop_first(ctx, &bpop_keys(request), End::Head, None),
     );
 }
 
@@ -649,7 +636,7 @@ pub fn brpop(ctx: &mut Ctx<'_>, request: &Request<'_>) {
         &keys,
         timeout_ms,
         holds_list,
-        |ctx, request| try_pop_first(ctx, &bpop_keys(request), End::Tail),
+        |ctx, request| try_pop_first(ctx, &bpop_keys(request), End::Tail, None),
     );
 }
 
@@ -707,7 +694,12 @@ pub fn blmpop(ctx: &mut Ctx<'_>, request: &Request<'_>) {
         holds_list,
         |ctx, request| {
             let pop = parse_mpop_checked(request);
-            try_mpop(ctx, &request.tail(3).head(pop.keys), pop.end, pop.count)
+            try_pop_first(
+                ctx,
+                &request.tail(3).head(pop.keys),
+                pop.end,
+                Some(pop.count),
+            )
         },
     );
 }
