@@ -277,6 +277,9 @@ def test_info_counts_waiting_clients(tern):
             time.sleep(0.01)
         assert info["blocked_clients"] == "1"
         assert info["total_blocking_keys"] == "2"
+        listing = decode(admin.call("CLIENT", "LIST")).decode()
+        waiting = [line for line in listing.splitlines() if "cmd=blpop" in line]
+        assert len(waiting) == 1 and " flags=b " in waiting[0], listing
         admin.call("RPUSH", "i2", "x")
         assert decode(a.read_reply()) == [b"i2", b"x"]
         text = decode(admin.call("INFO", "clients")).decode()

@@ -40,6 +40,8 @@ pub struct ClientShared {
     pub query_buffer_bytes: AtomicU64,
     pub output_bytes: AtomicU64,
     pub monitor: AtomicBool,
+    /// Waiting in a blocking command (CLIENT LIST flag `b`).
+    pub blocked: AtomicBool,
     pub no_evict: AtomicBool,
     pub no_touch: AtomicBool,
     pub closing: AtomicBool,
@@ -74,6 +76,7 @@ impl ClientShared {
             query_buffer_bytes: AtomicU64::new(0),
             output_bytes: AtomicU64::new(0),
             monitor: AtomicBool::new(false),
+            blocked: AtomicBool::new(false),
             no_evict: AtomicBool::new(false),
             no_touch: AtomicBool::new(false),
             closing: AtomicBool::new(false),

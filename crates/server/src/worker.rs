@@ -249,6 +249,7 @@ impl Worker {
             return;
         };
         conn.state.blocked_until = None;
+        conn.state.shared.blocked.store(false, Ordering::Relaxed);
         conn.write_buffer.extend_from_slice(&reply);
         self.process_input(index);
         self.to_flush.push(index);
@@ -443,6 +444,7 @@ impl Worker {
                         Outcome::Blocked => {
                             *read_pos += consumed;
                             commands += 1;
+                            state.shared.blocked.store(true, Ordering::Relaxed);
                             let deadline_ms = state.blocked_until.unwrap_or(u64::MAX);
                             if deadline_ms != u64::MAX {
                                 self.wait_deadlines.push(Reverse((deadline_ms, state.id())));

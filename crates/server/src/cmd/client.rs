@@ -78,6 +78,9 @@ pub fn describe(server: &Server, client: &ClientShared, now_ms: u64) -> String {
     if client.monitor.load(Ordering::Relaxed) {
         flags.push('O');
     }
+    if client.blocked.load(Ordering::Relaxed) {
+        flags.push('b');
+    }
     if client.closing.load(Ordering::Relaxed) {
         flags.push('A');
     }
