@@ -36,12 +36,10 @@ pub use db::{find_guard, Db, Keyspace, ScanCursor};
 pub use entry::Entry;
 pub use glob::glob_match;
 pub use list::{
-    argument_growth, moved_growth, packed_entry_bytes, resolve_range, ListValue,
-    LIST_MAX_LISTPACK_BYTES,
+    argument_growth, moved_growth, packed_entry_bytes, resolve_range, Indexed, ListItem, ListIter,
+    ListValue, LIST_MAX_LISTPACK_BYTES,
 };
 pub use pack::{Pack, PackItem, PackIter};
-pub use set::{
-    Member, SetValue, SET_MAX_INTSET_ENTRIES, SET_MAX_LISTPACK_ENTRIES, SET_MAX_LISTPACK_VALUE,
-};
+pub use set::{Member, SetIter, SetValue};
 pub use table::{key_hash, ExpireUpdate, Slot, SlotGuard, SlotTable, EXPIRED_KEYS};
 pub use value::{StrValue, Value};
