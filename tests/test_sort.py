@@ -5,6 +5,8 @@
   patterns (C-string splitting, missing keys, other types), BY nosort, STORE
   (the stored list, its encoding, deleting on an empty result), lists in both
   encodings, intset and listpack sets, and the command table's key finder.
+* ``test_store_encodings_follow_the_config``: the stored list's encoding under
+  several ``list-max-listpack-size`` settings (fresh servers).
 * ``test_hashtable_sets``: large sets iterate in the hash table's own order,
   so only orders that do not depend on it are compared exactly; BY nosort is
   compared as a multiset.
@@ -181,6 +183,33 @@ CASES = {
 @pytest.mark.parametrize("name", list(CASES))
 def test_case(tern, valkey, name, proto):
     run_commands(tern, valkey, proto, CASES[name], f"case {name!r} RESP{proto}")
+
+
+def store_encodings_under(fill, shapes):
+    """Lists of ``count`` copies of ``element`` stored by SORT under list-max-listpack-size
+    ``fill``, with the encoding of each."""
+    commands = [["CONFIG", "SET", "list-max-listpack-size", str(fill)]]
+    for element, count in shapes:
+        commands += [c("DEL src"), ["RPUSH", "src", *([element] * count)],
+                     c("SORT src BY nosort STORE d"), c("OBJECT ENCODING d")]
+    return commands
+
+
+def test_store_encodings_follow_the_config(start_pair):
+    tern, valkey = start_pair()
+    commands = []
+    for fill, shapes in [
+        (3, [("a", 3), ("a", 4), ("x" * 8000, 1), ("x" * 8186, 1), ("x" * 8190, 2)]),
+        (0, [("a", 1), ("a", 2), ("x" * 9000, 1)]),
+        (100, [("ab", 100), ("ab", 101), ("x" * 4000, 2), ("x" * 4100, 2), ("x" * 8185, 1),
+               ("x" * 8193, 1)]),
+        (-1, [("x" * 2000, 2), ("x" * 2050, 2), ("x" * 4080, 1), ("x" * 4090, 1),
+              ("1", 2040), ("1", 2050)]),
+        (-5, [("x" * 30000, 2), ("x" * 32000, 2), ("x" * 65000, 1), ("x" * 65530, 1),
+              ("abcd", 10000), ("abcd", 11000)]),
+    ]:
+        commands += store_encodings_under(fill, shapes)
+    run_commands(tern, valkey, 2, commands, "store encodings")
 
 
 # ---------------------------------------------------------------------------

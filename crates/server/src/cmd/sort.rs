@@ -36,8 +36,8 @@
 use std::cmp::Ordering;
 
 use tern_keyspace::{
-    find_guard, key_slot, packed_entry_bytes, CompactBytes, Db, Entry, ExpireUpdate, ListValue,
-    Member, SlotGuard, Value, LIST_MAX_LISTPACK_BYTES, SLOT_COUNT,
+    find_guard, key_slot, CompactBytes, Db, Entry, ExpireUpdate, ListValue, PackItem, SlotGuard,
+    Value, SLOT_COUNT,
 };
 use tern_resp::Request;
 
@@ -280,18 +280,13 @@ struct Loaded<'a> {
     plan: Option<SortPlan<'a>>,
 }
 
-/// An element as a source type yields it, copied out for the sort.
+/// An element as a source type yields it, copied out for the sort (only once it is known to be
+/// needed: a BY nosort window skips the others).
 trait SourceElement {
     fn to_compact(&self) -> CompactBytes;
 }
 
-impl SourceElement for &[u8] {
-    fn to_compact(&self) -> CompactBytes {
-        CompactBytes::new(self)
-    }
-}
-
-impl SourceElement for Member<'_> {
+impl SourceElement for PackItem<'_> {
     fn to_compact(&self) -> CompactBytes {
         CompactBytes::new(self.bytes(&mut [0; 20]))
     }
@@ -302,7 +297,7 @@ impl SourceElement for Member<'_> {
 /// to its large encoding in Valkey (even for SORT_RO), which the sorted-set arm must do too.
 fn load<'a>(value: Option<&mut Value>, options: &Options<'a>) -> Result<Loaded<'a>, ()> {
     match value {
-        None => Ok(Loaded::sequence(std::iter::empty::<&[u8]>(), 0, options)),
+        None => Ok(Loaded::sequence(std::iter::empty::<PackItem>(), 0, options)),
         Some(Value::List(list)) => Ok(Loaded::sequence(list.iter(), list.len(), options)),
         Some(Value::Set(set)) => Ok(Loaded::unordered(set.iter(), set.len(), options)),
         Some(_) => Err(()),
@@ -318,10 +313,10 @@ impl<'a> Loaded<'a> {
         })
     }
 
-    /// A source with a native order. Under BY nosort only the window is read, from the head, or
-    /// from the tail for DESC, and becomes the whole output.
+    /// A source with a native order, front to back. Under BY nosort only the window is read,
+    /// counted from the head, or from the tail for DESC (reversed), and becomes the whole output.
     fn sequence<E: SourceElement>(
-        elements: impl DoubleEndedIterator<Item = E>,
+        elements: impl Iterator<Item = E>,
         len: usize,
         options: &Options<'a>,
     ) -> Loaded<'a> {
@@ -333,15 +328,21 @@ impl<'a> Loaded<'a> {
                 plan: Loaded::sorting(options),
             };
         }
-        let skip = window.start.max(0) as usize;
         let take = window.len();
-        let elements: Vec<CompactBytes> = if options.desc {
-            let range = elements.rev().skip(skip).take(take);
-            range.map(|e| e.to_compact()).collect()
+        let from_head = window.start.max(0) as usize;
+        let skip = if options.desc {
+            len - from_head - take
         } else {
-            let range = elements.skip(skip).take(take);
-            range.map(|e| e.to_compact()).collect()
+            from_head
         };
+        let mut elements: Vec<CompactBytes> = elements
+            .skip(skip)
+            .take(take)
+            .map(|e| e.to_compact())
+            .collect();
+        if options.desc {
+            elements.reverse();
+        }
         Loaded {
             window: Window {
                 start: 0,
@@ -807,45 +808,15 @@ fn store_elements(
     if values.is_empty() {
         table.remove(destination);
     } else {
-        let entry = Entry::new(Value::List(Box::new(stored_list(&values))), now_ms);
-        table.insert(destination, entry, ExpireUpdate::Clear);
+        let values: Vec<&[u8]> = values.iter().map(|value| value.as_bytes()).collect();
+        let list = ListValue::built_as_quicklist(&values);
+        table.insert(
+            destination,
+            Entry::new(Value::List(list), now_ms),
+            ExpireUpdate::Clear,
+        );
     }
     ctx.reply.int(values.len() as i64);
-}
-
-/// A listpack's header and terminator, in bytes.
-const LISTPACK_OVERHEAD_BYTES: usize = 7;
-/// What Valkey adds to an element's length when it checks whether the element fits a quicklist
-/// node.
-const NODE_ENTRY_ESTIMATE_BYTES: usize = 8;
-
-/// The list STORE writes. Valkey builds it as a quicklist, element by element, and turns it into
-/// a listpack at the end only if everything went into the first node and that node fits the
-/// listpack limit; a new node starts when an element's length plus 8 would take the node past
-/// the limit.
-fn stored_list(values: &[CompactBytes]) -> ListValue {
-    let mut list = ListValue::new();
-    if !fits_one_node(values) {
-        // The largest growth a listpack takes marks the list a quicklist.
-        list.prepare_growth(LIST_MAX_LISTPACK_BYTES);
-    }
-    for value in values {
-        list.push_back(value);
-    }
-    list
-}
-
-fn fits_one_node(values: &[CompactBytes]) -> bool {
-    let mut node_bytes = LISTPACK_OVERHEAD_BYTES;
-    for (index, value) in values.iter().enumerate() {
-        if index > 0
-            && node_bytes + value.len() + NODE_ENTRY_ESTIMATE_BYTES > LIST_MAX_LISTPACK_BYTES
-        {
-            return false;
-        }
-        node_bytes += packed_entry_bytes(value);
-    }
-    node_bytes <= LIST_MAX_LISTPACK_BYTES
 }
 
 #[cfg(test)]
@@ -948,23 +919,5 @@ mod tests {
             whole.sort();
             assert_eq!(whole, sorted);
         }
-    }
-
-    #[test]
-    fn stored_lists_fit_one_node_as_valkey_counts() {
-        let encoding = |element: &str, count: usize| {
-            let values = vec![CompactBytes::new(element.as_bytes()); count];
-            stored_list(&values).encoding_name()
-        };
-        // Boundaries measured on Valkey 9.1.
-        assert_eq!(encoding("1", 4089), "listpack");
-        assert_eq!(encoding("1", 4090), "quicklist");
-        assert_eq!(encoding("abcd", 1363), "listpack");
-        assert_eq!(encoding("abcd", 1364), "quicklist");
-        assert_eq!(encoding(&"x".repeat(128), 61), "listpack");
-        assert_eq!(encoding(&"x".repeat(128), 62), "quicklist");
-        assert_eq!(encoding(&"x".repeat(4000), 2), "listpack");
-        assert_eq!(encoding(&"x".repeat(8178), 1), "listpack");
-        assert_eq!(encoding(&"x".repeat(8179), 1), "quicklist");
     }
 }
