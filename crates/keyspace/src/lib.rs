@@ -17,6 +17,7 @@
 //! - An expired entry is never returned: lookups remove it first.
 //! - Each slot's count of entries with an expiry is exact (it drives active expiry and INFO).
 
+mod bucket;
 mod bytes;
 mod crc16;
 mod db;
