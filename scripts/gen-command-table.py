@@ -43,6 +43,7 @@ IMPLEMENTED = {
     "rename": None, "renamenx": None, "randomkey": None, "copy": None, "move": None,
     "touch": None, "object": ["encoding", "freq", "idletime", "refcount", "help"],
     "dbsize": None, "flushdb": None, "flushall": None, "swapdb": None,
+    "sort": None, "sort_ro": None,
     # server
     "info": None, "command": ["count", "info", "docs", "list", "getkeys", "getkeysandflags",
                               "help"],

@@ -137,6 +137,8 @@ pub fn summary(name: &str) -> &'static str {
         "strlen" => "Returns the length of a string value.",
         "substr" => "Reads part of a string value.",
         "swapdb" => "Exchanges the contents of two databases.",
+        "sort" => "Orders the elements of a list or set, optionally by other keys, and returns or stores them.",
+        "sort_ro" => "Orders the elements of a list or set, optionally by other keys, and returns them.",
         "time" => "Returns the server's clock.",
         "touch" => "Updates the access time of keys and counts those that exist.",
         "ttl" => "Returns a key's time to live in seconds.",

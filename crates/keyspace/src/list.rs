@@ -465,6 +465,57 @@ impl ListValue {
         let flags: Vec<bool> = (0..len).map(|i| i >= start && i <= stop).collect();
         self.retain_flags(&flags);
     }
+
+    /// A list written whole the way SORT ... STORE writes one: Valkey pushes the elements into a
+    /// new quicklist, then makes it a listpack only if everything went into one node that fits
+    /// the listpack limit. A node takes another element while its size plus the element's length
+    /// plus [`NODE_ENTRY_ESTIMATE_BYTES`] stays within the limit; an element too large for any
+    /// node gets a node of its own, which is never converted.
+    pub fn built_as_quicklist(elements: &[&[u8]]) -> ListValue {
+        let packed_bytes = LISTPACK_OVERHEAD_BYTES
+            + elements
+                .iter()
+                .map(|e| packed_entry_bytes(e))
+                .sum::<usize>();
+        if one_listpack_node(elements) {
+            return ListValue::Listpack {
+                pack: Pack::from_items(elements.iter().copied()),
+                packed_bytes: packed_bytes as u32,
+            };
+        }
+        ListValue::Quicklist(Box::new(Deque {
+            items: elements.iter().map(|e| CompactBytes::new(e)).collect(),
+            packed_bytes,
+        }))
+    }
+}
+
+/// What Valkey adds to an element's length when it checks whether the element fits a quicklist
+/// node.
+const NODE_ENTRY_ESTIMATE_BYTES: usize = 8;
+
+/// Whether pushing `elements` into a new quicklist leaves one node that fits a listpack.
+fn one_listpack_node(elements: &[&[u8]]) -> bool {
+    let fill = list_max_listpack_size();
+    let (bytes_limit, count_limit) = listpack_limits(fill);
+    let large_limit = if fill >= 0 {
+        SIZE_SAFETY_LIMIT_BYTES
+    } else {
+        bytes_limit
+    };
+    let mut node_bytes = LISTPACK_OVERHEAD_BYTES;
+    for (index, element) in elements.iter().enumerate() {
+        let fits = index == 0
+            || !exceeds_listpack(
+                node_bytes + element.len() + NODE_ENTRY_ESTIMATE_BYTES,
+                index + 1,
+            );
+        if element.len() > large_limit || !fits {
+            return false;
+        }
+        node_bytes += packed_entry_bytes(element);
+    }
+    node_bytes <= bytes_limit && elements.len() <= count_limit
 }
 
 /// Bytes a stored element takes in a listpack.
@@ -491,6 +542,29 @@ mod tests {
         assert_eq!(packed_entry_bytes(&[b'x'; 63]), 65);
         assert_eq!(packed_entry_bytes(&[b'x'; 64]), 66 + 1);
         assert_eq!(packed_entry_bytes(&[b'x'; 8185]), 8190 + 2);
+    }
+
+    #[test]
+    fn lists_built_as_quicklists_follow_valkeys_nodes() {
+        let encoding = |element: &[u8], count: usize| {
+            ListValue::built_as_quicklist(&vec![element; count]).encoding_name()
+        };
+        // Boundaries measured on Valkey 9.1 with the default list-max-listpack-size.
+        assert_eq!(encoding(b"1", 4089), "listpack");
+        assert_eq!(encoding(b"1", 4090), "quicklist");
+        assert_eq!(encoding(b"abcd", 1363), "listpack");
+        assert_eq!(encoding(b"abcd", 1364), "quicklist");
+        assert_eq!(encoding(&[b'x'; 128], 61), "listpack");
+        assert_eq!(encoding(&[b'x'; 128], 62), "quicklist");
+        assert_eq!(encoding(&[b'x'; 4000], 2), "listpack");
+        assert_eq!(encoding(&[b'x'; 8178], 1), "listpack");
+        assert_eq!(encoding(&[b'x'; 8179], 1), "quicklist");
+        let list = ListValue::built_as_quicklist(&[b"b", b"12", b"a"]);
+        assert_eq!(list.packed_bytes(), 7 + 3 + 2 + 3);
+        assert!(list
+            .iter()
+            .map(|e| e.to_vec())
+            .eq([b"b".to_vec(), b"12".to_vec(), b"a".to_vec()]));
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod keys;
 mod list;
 mod server;
 mod set;
+mod sort;
 mod string;
 
 use tern_keyspace::{Db, Entry, SlotGuard};
@@ -169,6 +170,8 @@ handlers! {
     "flushdb" => keys::flushdb,
     "flushall" => keys::flushall,
     "swapdb" => keys::swapdb,
+    "sort" => sort::sort,
+    "sort_ro" => sort::sort_ro,
     // server
     "info" => server::info,
     "command|count" => server::command_count,
