@@ -202,7 +202,7 @@ impl ZSetValue {
 
     /// A sorted set holding `entries`, which are in ascending (score, member) order: a listpack
     /// when they fit one, else a skiplist (the STORE commands' results).
-    pub fn from_sorted<'a>(entries: &[(&'a [u8], f64)]) -> ZSetValue {
+    pub fn from_sorted(entries: &[(&[u8], f64)]) -> ZSetValue {
         let longest = entries.iter().map(|(m, _)| m.len()).max().unwrap_or(0);
         if !Self::fits_listpack(entries.len(), longest) {
             return ZSetValue::Skiplist(Box::new(Ordered::from_sorted(entries.iter().copied())));

@@ -185,7 +185,7 @@ fn add_generic(ctx: &mut Ctx<'_>, request: &Request<'_>, incr: bool) {
         index += 1;
     }
     let elements = request.len() - index;
-    if elements == 0 || elements % 2 != 0 {
+    if elements == 0 || elements % 2 == 1 {
         return ctx.reply.error(SYNTAX_ERROR);
     }
     let pairs = elements / 2;
@@ -194,7 +194,13 @@ fn add_generic(ctx: &mut Ctx<'_>, request: &Request<'_>, incr: bool) {
             .reply
             .error(b"ERR XX and NX options at the same time are not compatible");
     }
-    if (flags.gt && flags.nx) || (flags.lt && flags.nx) || (flags.gt && flags.lt) {
+    // At most one of GT, LT and NX.
+    if [flags.gt, flags.lt, flags.nx]
+        .iter()
+        .filter(|&&set| set)
+        .count()
+        > 1
+    {
         return ctx
             .reply
             .error(b"ERR GT, LT, and/or NX options at the same time are not compatible");
