@@ -16,7 +16,8 @@ import socket
 
 # The commands Tern implements. A container lists the subcommands Tern implements.
 IMPLEMENTED = {
-    # lists (the blocking forms are not implemented)
+    # lists
+    "blpop": None, "brpop": None, "blmove": None, "brpoplpush": None, "blmpop": None,
     "lpush": None, "rpush": None, "lpushx": None, "rpushx": None, "lpop": None, "rpop": None,
     "llen": None, "lrange": None, "lindex": None, "lset": None, "linsert": None, "lrem": None,
     "ltrim": None, "lpos": None, "lmove": None, "rpoplpush": None, "lmpop": None,
@@ -38,7 +39,7 @@ IMPLEMENTED = {
     "ping": None, "echo": None, "hello": None, "select": None, "quit": None, "reset": None,
     "auth": None,
     "client": ["id", "setname", "getname", "setinfo", "list", "info", "kill", "reply",
-               "no-evict", "no-touch", "pause", "unpause", "help"],
+               "no-evict", "no-touch", "pause", "unpause", "help", "unblock"],
     # strings
     "set": None, "get": None, "getex": None, "getdel": None, "getset": None, "mget": None,
     "mset": None, "msetnx": None, "setnx": None, "setex": None, "psetex": None, "append": None,

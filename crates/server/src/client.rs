@@ -92,6 +92,12 @@ pub struct ClientState {
     /// Set by QUIT, a protocol error or CLIENT KILL of itself: close once the replies are out.
     pub close_after_reply: bool,
     pub monitor: bool,
+    /// Set by a blocking command that made the client wait: until when (u64::MAX: no limit).
+    pub blocked_until: Option<u64>,
+    /// The command runs on behalf of a waiting client, to serve it (see `blocking`).
+    pub serving: bool,
+    /// Set by a blocking command run with `serving`: it answered.
+    pub served: bool,
 }
 
 impl ClientState {
@@ -105,6 +111,9 @@ impl ClientState {
             no_touch: false,
             close_after_reply: false,
             monitor: false,
+            blocked_until: None,
+            serving: false,
+            served: false,
         }
     }
 

@@ -74,6 +74,7 @@ handlers! {
     "client|pause" => client::pause,
     "client|unpause" => client::unpause,
     "client|help" => client::help,
+    "client|unblock" => client::unblock,
     // strings
     "set" => string::set,
     "get" => string::get,
@@ -117,6 +118,11 @@ handlers! {
     "sscan" => set::sscan,
     // lists
     "lpush" => list::lpush,
+    "blpop" => list::blpop,
+    "brpop" => list::brpop,
+    "blmove" => list::blmove,
+    "brpoplpush" => list::brpoplpush,
+    "blmpop" => list::blmpop,
     "rpush" => list::rpush,
     "lpushx" => list::lpushx,
     "rpushx" => list::rpushx,
