@@ -16,7 +16,9 @@
 
 from __future__ import annotations
 
+import math
 import random
+import struct
 
 import pytest
 
@@ -701,6 +703,38 @@ def test_pop_reply_shapes(tern, valkey, proto):
     commands += [c("ZPOPMIN small 100"), c("EXISTS small"), c("ZPOPMAX big 1000"),
                  c("EXISTS big")]
     run_commands(tern, valkey, proto, commands, f"pops RESP{proto}")
+
+
+def random_doubles(rng, count):
+    """Doubles of every kind: random bit patterns, denormals, decimals, wide magnitudes."""
+    values = []
+    while len(values) < count:
+        kind = len(values) % 4
+        if kind == 0:
+            value = struct.unpack("<d", struct.pack("<Q", rng.getrandbits(64)))[0]
+        elif kind == 1:
+            value = struct.unpack("<d", struct.pack("<Q", rng.getrandbits(52)))[0]
+        elif kind == 2:
+            value = rng.randint(-10**7, 10**7) / rng.choice([3, 7, 10, 1000])
+        else:
+            value = rng.random() * 10 ** rng.randint(-30, 30)
+        if math.isfinite(value):
+            values.append(repr(value))
+    return values
+
+
+@pytest.mark.parametrize("proto", [2, 3], ids=["resp2", "resp3"])
+def test_score_format_random(tern, valkey, proto):
+    """Random doubles print the same digits in replies, RESP2 and RESP3, in both encodings."""
+    values = random_doubles(random.Random(11), 3000)
+    commands = [zadd("big", [(v, f"m{i}") for i, v in enumerate(values)]),
+                c("ZRANGE big 0 -1 WITHSCORES")]
+    for start in range(0, 120, 40):
+        commands += [zadd(f"small{start}", [(v, f"m{i}") for i, v in
+                                          enumerate(values[start:start + 40])]),
+                     ["ZRANGE", f"small{start}", "0", "-1", "WITHSCORES"],
+                     ["ZSCAN", f"small{start}", "0"]]
+    run_commands(tern, valkey, proto, commands, f"random doubles RESP{proto}")
 
 
 def test_same_reply_on_both_for_large_unions(tern, valkey):

@@ -21,6 +21,7 @@
 //! `LIMIT` offset walks off the end; in the skiplist form a negative offset counts back from
 //! the end of the range, as Valkey's skiplist positioning does.
 
+mod digits;
 mod ordered;
 mod score;
 

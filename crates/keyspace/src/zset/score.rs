@@ -1,8 +1,8 @@
 //! Scores and ranges as Valkey reads and writes them.
 //!
 //! - [`format_score`]: the text of a score in replies and in the small form. Integral values
-//!   up to 2^62 print as integers; others print with the fewest digits that read back as the
-//!   same double, in Valkey's layout (plain up to 7 trailing zeros, a fraction down to six
+//!   up to 2^62 print as integers; others print with the digits of `digits.rs` (those Valkey
+//!   computes, which read back as the same double), in Valkey's layout (plain up to 7 trailing zeros, a fraction down to six
 //!   leading zeros or while the exponent is small, else `1.5e-7` / `1e+20` with an unpadded
 //!   exponent), and `inf`, `-inf`, `-0`.
 //! - [`parse_score`]: a score argument (ZADD, ZINCRBY, WEIGHTS): a decimal or an infinity,
@@ -13,7 +13,6 @@
 //!   and out-of-range values become infinities or zero instead of errors.
 
 use std::cmp::Ordering;
-use std::fmt::Write;
 
 /// Room for the longest score text (a sign, 17 digits and 7 zeros, or a scientific form).
 pub const SCORE_TEXT_MAX: usize = 32;
@@ -28,24 +27,6 @@ pub fn score_as_integer(value: f64) -> Option<i64> {
     }
     let integer = value as i64;
     (integer as f64 == value).then_some(integer)
-}
-
-/// A fixed buffer that `write!` can fill (the shortest digits of a double, no allocation).
-struct TextBuffer {
-    bytes: [u8; SCORE_TEXT_MAX],
-    len: usize,
-}
-
-impl Write for TextBuffer {
-    fn write_str(&mut self, text: &str) -> std::fmt::Result {
-        let end = self.len + text.len();
-        if end > self.bytes.len() {
-            return Err(std::fmt::Error);
-        }
-        self.bytes[self.len..end].copy_from_slice(text.as_bytes());
-        self.len = end;
-        Ok(())
-    }
 }
 
 /// Writes `value` as Valkey prints a score and returns the text.
@@ -79,30 +60,10 @@ pub fn format_score(value: f64, buffer: &mut [u8; SCORE_TEXT_MAX]) -> &[u8] {
     &buffer[..len]
 }
 
-/// The shortest round-trip digits of a finite, non-zero `value`, laid out as Valkey does.
+/// The digits of a finite, non-zero `value`, laid out as Valkey does.
 fn format_shortest(value: f64, out: &mut [u8; SCORE_TEXT_MAX]) -> usize {
-    let mut scientific = TextBuffer {
-        bytes: [0; SCORE_TEXT_MAX],
-        len: 0,
-    };
-    write!(scientific, "{:e}", value.abs()).expect("a double's digits fit the buffer");
-    let text = &scientific.bytes[..scientific.len];
-    let e_at = text
-        .iter()
-        .position(|&b| b == b'e')
-        .expect("scientific form");
-    let exponent: i32 = std::str::from_utf8(&text[e_at + 1..])
-        .ok()
-        .and_then(|e| e.parse().ok())
-        .expect("decimal exponent");
     let mut digits = [0u8; 20];
-    let mut count = 0;
-    for &byte in &text[..e_at] {
-        if byte.is_ascii_digit() {
-            digits[count] = byte;
-            count += 1;
-        }
-    }
+    let (count, k) = super::digits::grisu2(value.abs(), &mut digits);
     let digits = &digits[..count];
     let mut len = 0;
     let mut push = |bytes: &[u8], len: &mut usize| {
@@ -113,8 +74,8 @@ fn format_shortest(value: f64, out: &mut [u8; SCORE_TEXT_MAX]) -> usize {
         push(b"-", &mut len);
     }
     let count = count as i32;
-    // `value` = digits × 10^k, and `magnitude` is the power of ten of its first digit.
-    let k = exponent - (count - 1);
+    // `value` = digits × 10^k; `exponent` is the power of ten of the first digit.
+    let exponent = k + count - 1;
     let magnitude = exponent.abs();
     if k >= 0 && magnitude < count + 7 {
         push(digits, &mut len);
@@ -428,6 +389,11 @@ mod tests {
             (12345.678, "12345.678"),
             (-1234567.1, "-1234567.1"),
             (0.30000000000000004, "0.30000000000000004"),
+            // Where Valkey's digits are not the shortest, or not the nearest.
+            (5.302614071082905e-17, "5.3026140710829047e-17"),
+            (-1462468587316101.2, "-1462468587316101.2"),
+            (-356120.4849460439, "-3.5612048494604393e+5"),
+            (2.7589442517007837e186, "2.7589442517007836e+186"),
             (1e300, "1e+300"),
             (2.5e-100, "2.5e-100"),
             (5e-324, "5e-324"),

@@ -10,8 +10,10 @@
 //! bulk string in RESP2 and a double in RESP3, in the text of `tern_keyspace::format_score`;
 //! with WITHSCORES, RESP2 gets one flat array and RESP3 an array of [member, score] pairs.
 //!
-//! [`pop_reply`] pops from a sorted set already found and writes any of the pop reply shapes;
-//! the blocking pops reuse it.
+//! The blocking pops reuse the pops' parts: [`pop_reply`] pops from a sorted set already found
+//! and writes any of the pop reply shapes, [`try_pop_first`] does it for the first existing key
+//! of several (or says there is none), [`parse_multi_pop`] reads ZMPOP's and BZMPOP's
+//! arguments, and [`holds_zset`] is what they wait for.
 
 use std::collections::HashMap;
 
@@ -819,14 +821,32 @@ fn parse_positive(arg: &[u8]) -> Option<usize> {
     parse_i64(arg).filter(|&n| n >= 1).map(|n| n as usize)
 }
 
-/// ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]
-pub fn zmpop(ctx: &mut Ctx<'_>, request: &Request<'_>) {
-    let Some(numkeys) = parse_positive(request.arg(1)) else {
-        return ctx.reply.error(b"ERR numkeys should be greater than 0");
+/// The arguments of ZMPOP and BZMPOP from their key count on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MultiPop {
+    /// How many keys follow the key count.
+    pub keys: usize,
+    /// MAX (true) or MIN.
+    pub highest: bool,
+    /// COUNT, 1 by default.
+    pub count: usize,
+}
+
+/// Parses `numkeys key [key ...] MIN|MAX [COUNT count]` starting at `numkeys_index`, replying
+/// with the error when it is invalid.
+pub fn parse_multi_pop(
+    ctx: &mut Ctx<'_>,
+    request: &Request<'_>,
+    numkeys_index: usize,
+) -> Option<MultiPop> {
+    let Some(keys) = parse_positive(request.arg(numkeys_index)) else {
+        ctx.reply.error(b"ERR numkeys should be greater than 0");
+        return None;
     };
-    let where_index = numkeys.saturating_add(2);
+    let where_index = keys.saturating_add(numkeys_index + 1);
     if where_index >= request.len() {
-        return ctx.reply.error(SYNTAX_ERROR);
+        ctx.reply.error(SYNTAX_ERROR);
+        return None;
     }
     let end = request.arg(where_index);
     let highest = if end.eq_ignore_ascii_case(b"MIN") {
@@ -834,7 +854,8 @@ pub fn zmpop(ctx: &mut Ctx<'_>, request: &Request<'_>) {
     } else if end.eq_ignore_ascii_case(b"MAX") {
         true
     } else {
-        return ctx.reply.error(SYNTAX_ERROR);
+        ctx.reply.error(SYNTAX_ERROR);
+        return None;
     };
     let mut count = None;
     let mut index = where_index + 1;
@@ -844,31 +865,66 @@ pub fn zmpop(ctx: &mut Ctx<'_>, request: &Request<'_>) {
             index += 1;
             match parse_positive(request.arg(index)) {
                 Some(n) => count = Some(n),
-                None => return ctx.reply.error(b"ERR count should be greater than 0"),
+                None => {
+                    ctx.reply.error(b"ERR count should be greater than 0");
+                    return None;
+                }
             }
         } else {
-            return ctx.reply.error(SYNTAX_ERROR);
+            ctx.reply.error(SYNTAX_ERROR);
+            return None;
         }
         index += 1;
     }
-    let keys = request.tail(2).head(numkeys);
-    let mut guards = ctx.db().lock_keys(keys.iter());
+    Some(MultiPop {
+        keys,
+        highest,
+        count: count.unwrap_or(1),
+    })
+}
+
+/// Whether a value is a sorted set (what the blocking pops wait for).
+pub fn holds_zset(value: &Value) -> bool {
+    value.as_zset().is_some()
+}
+
+/// Pops from the first of `keys` that exists (see [`pop_reply`]) and returns true; replies
+/// WRONGTYPE and returns true when that key holds another type; returns false, with no reply,
+/// when none exists.
+pub fn try_pop_first(
+    ctx: &mut Ctx<'_>,
+    keys: &Request<'_>,
+    highest: bool,
+    count: Option<usize>,
+    shape: PopReply,
+) -> bool {
     let now_ms = ctx.now_ms;
+    let mut guards = ctx.db().lock_keys(keys.iter());
     for key in keys.iter() {
         let table = find_guard(&mut guards, key);
-        match table.get(key, now_ms).map(|e| e.value.as_zset().is_some()) {
+        match table.get(key, now_ms).map(|e| holds_zset(&e.value)) {
             None => continue,
-            Some(false) => return ctx.reply.error(WRONGTYPE),
-            Some(true) => {
-                let shape = PopReply {
-                    with_key: true,
-                    nested: true,
-                };
-                return pop_reply(ctx, table, key, highest, Some(count.unwrap_or(1)), shape);
-            }
+            Some(false) => ctx.reply.error(WRONGTYPE),
+            Some(true) => pop_reply(ctx, table, key, highest, count, shape),
         }
+        return true;
     }
-    ctx.reply.null_array();
+    false
+}
+
+/// ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]
+pub fn zmpop(ctx: &mut Ctx<'_>, request: &Request<'_>) {
+    let Some(pop) = parse_multi_pop(ctx, request, 1) else {
+        return;
+    };
+    let shape = PopReply {
+        with_key: true,
+        nested: true,
+    };
+    let keys = request.tail(2).head(pop.keys);
+    if !try_pop_first(ctx, &keys, pop.highest, Some(pop.count), shape) {
+        ctx.reply.null_array();
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
