@@ -221,6 +221,17 @@ impl ZSetValue {
         ZSetValue::Listpack(Pack::from_items(items))
     }
 
+    /// A sorted set built the way ZRANGESTORE builds its result: created for `size_hint`
+    /// members and filled one entry at a time, so the entries that pass through a listpack
+    /// before it converts are stored as a listpack stores them (-0 as 0), as in Valkey.
+    pub fn from_insertions(entries: &[(&[u8], f64)], size_hint: usize) -> ZSetValue {
+        let mut zset = ZSetValue::for_size(size_hint, 0);
+        for (member, score) in entries {
+            zset.add(member, *score, AddFlags::default());
+        }
+        zset
+    }
+
     fn convert_to_skiplist(&mut self) {
         let ZSetValue::Listpack(pack) = self else {
             return;

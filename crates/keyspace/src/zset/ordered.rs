@@ -605,6 +605,71 @@ mod tests {
         assert_eq!(set.get(0).1, 60.0);
     }
 
+    /// Many random inserts, score changes and removals (with compactions on the way) against
+    /// an ordered model.
+    #[test]
+    fn random_operations_keep_order_and_ranks() {
+        use rand::{Rng, SeedableRng};
+        use std::collections::BTreeSet;
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(3);
+        let mut set = Ordered::default();
+        // (score bits made orderable, member) for non-negative integer scores.
+        let mut model: BTreeSet<(u64, Vec<u8>)> = BTreeSet::new();
+        let mut scores: std::collections::HashMap<Vec<u8>, u64> = Default::default();
+        for step in 0..40_000u32 {
+            let member = format!("k{}", rng.random_range(0..5000u32)).into_bytes();
+            let score = rng.random_range(0..100u64);
+            match (scores.get(&member).copied(), rng.random_range(0..10)) {
+                (None, _) => {
+                    set.insert(&member, score as f64);
+                    model.insert((score, member.clone()));
+                    scores.insert(member, score);
+                }
+                (Some(old), 0..=5) => {
+                    assert_eq!(set.remove(&member), Some(old as f64));
+                    model.remove(&(old, member.clone()));
+                    scores.remove(&member);
+                }
+                (Some(old), _) => {
+                    set.set_score(&member, score as f64);
+                    model.remove(&(old, member.clone()));
+                    model.insert((score, member.clone()));
+                    scores.insert(member, score);
+                }
+            }
+            if step % 5000 == 0 {
+                set.check();
+            }
+        }
+        set.check();
+        assert_eq!(set.len(), model.len());
+        for (rank, (score, member)) in model.iter().enumerate().step_by(97) {
+            assert_eq!(set.get(rank), (member.as_slice(), *score as f64));
+            assert_eq!(set.rank(member), Some((rank, *score as f64)));
+        }
+        // Removing most members compacts the arena.
+        let arena = set.nodes.len();
+        let survivors: Vec<(u64, Vec<u8>)> = model.iter().skip(1).step_by(10).cloned().collect();
+        let removed: BTreeSet<(u64, Vec<u8>)> = model
+            .difference(&survivors.iter().cloned().collect())
+            .cloned()
+            .collect();
+        for (_, member) in &removed {
+            set.remove(member);
+        }
+        set.check();
+        assert!(set.nodes.len() < arena / 2);
+        let walked: Vec<(Vec<u8>, f64)> = set
+            .iter_from(0, false)
+            .map(|(m, s)| (m.to_vec(), s))
+            .collect();
+        let expected: Vec<(Vec<u8>, f64)> = survivors
+            .iter()
+            .map(|(s, m)| (m.clone(), *s as f64))
+            .collect();
+        assert_eq!(walked, expected);
+    }
+
     #[test]
     fn bulk_build_matches_inserts() {
         let entries: Vec<(Vec<u8>, f64)> = (0..300)

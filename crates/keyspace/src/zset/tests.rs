@@ -1,8 +1,8 @@
-//! The sorted set against a simple model (a member → score map, sorted on demand), over random
-//! operation sequences that cross the listpack limits both ways.
+//! The sorted set against a simple model (a `BTreeMap` from member to score, sorted by score on
+//! demand), over random operation sequences that cross the listpack limits both ways.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 use rand::SeedableRng;
@@ -22,7 +22,7 @@ enum Op {
 
 #[derive(Default)]
 struct Model {
-    scores: HashMap<Vec<u8>, f64>,
+    scores: BTreeMap<Vec<u8>, f64>,
 }
 
 fn order(a: &(Vec<u8>, f64), b: &(Vec<u8>, f64)) -> Ordering {

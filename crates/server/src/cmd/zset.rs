@@ -110,26 +110,25 @@ fn remove_if_empty(table: &mut SlotGuard<'_>, key: &[u8], now_ms: u64) {
     }
 }
 
-/// Stores `entries` (ascending) at `destination` as a new sorted set, or deletes it when there
-/// are none; replies with the count.
-fn store_entries(
-    ctx: &mut Ctx<'_>,
-    table: &mut SlotGuard<'_>,
-    destination: &[u8],
-    entries: &[(Vec<u8>, f64)],
-) {
-    if entries.is_empty() {
+/// Stores `zset` at `destination`, or deletes the key when the result is empty; replies with
+/// the count.
+fn store_result(ctx: &mut Ctx<'_>, table: &mut SlotGuard<'_>, destination: &[u8], zset: ZSetValue) {
+    let len = zset.len();
+    if len == 0 {
         table.remove(destination);
-        return ctx.reply.int(0);
+    } else {
+        table.insert(
+            destination,
+            Entry::new(Value::ZSet(zset), ctx.now_ms),
+            ExpireUpdate::Clear,
+        );
     }
-    let refs: Vec<(&[u8], f64)> = entries.iter().map(|(m, s)| (m.as_slice(), *s)).collect();
-    let zset = ZSetValue::from_sorted(&refs);
-    table.insert(
-        destination,
-        Entry::new(Value::ZSet(zset), ctx.now_ms),
-        ExpireUpdate::Clear,
-    );
-    ctx.reply.int(entries.len() as i64);
+    ctx.reply.int(len as i64);
+}
+
+/// `(member, score)` pairs as references.
+fn refs(entries: &[(Vec<u8>, f64)]) -> Vec<(&[u8], f64)> {
+    entries.iter().map(|(m, s)| (m.as_slice(), *s)).collect()
 }
 
 fn owned(entries: &[Scored<'_>]) -> Vec<(Vec<u8>, f64)> {
@@ -656,12 +655,13 @@ fn range_store(
     if options.reverse {
         entries.reverse();
     }
-    store_entries(
-        ctx,
-        find_guard(&mut guards, destination),
-        destination,
-        &entries,
-    );
+    // Valkey sizes the result for a rank range's length, and starts small for the others.
+    let size_hint = match range {
+        Range::Rank(..) => entries.len(),
+        _ => 0,
+    };
+    let zset = ZSetValue::from_insertions(&refs(&entries), size_hint);
+    store_result(ctx, find_guard(&mut guards, destination), destination, zset);
 }
 
 /// ZRANGE key start stop [BYSCORE|BYLEX] [REV] [LIMIT offset count] [WITHSCORES]
@@ -1319,12 +1319,10 @@ fn algebra(
         Some(order) => order,
     });
     match destination {
-        Some(destination) => store_entries(
-            ctx,
-            find_guard(&mut guards, destination),
-            destination,
-            &result,
-        ),
+        Some(destination) => {
+            let zset = ZSetValue::from_sorted(&refs(&result));
+            store_result(ctx, find_guard(&mut guards, destination), destination, zset);
+        }
         None => {
             let entries = result.iter().map(|(m, s)| (PackItem::Bytes(m), *s));
             write_entries(ctx, result.len(), entries, options.with_scores);
