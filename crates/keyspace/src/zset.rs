@@ -31,9 +31,8 @@ use crate::limits;
 use crate::pack::{Pack, PackItem, PackIter};
 
 pub use ordered::Ordered;
-pub use score::{
-    format_score, parse_score, score_as_integer, LexBound, LexRange, ScoreRange, SCORE_TEXT_MAX,
-};
+use score::score_as_integer;
+pub use score::{format_score, parse_score, LexBound, LexRange, ScoreRange, SCORE_TEXT_MAX};
 
 /// A member (as stored: integer text comes back as an integer) and its score.
 pub type Scored<'a> = (PackItem<'a>, f64);

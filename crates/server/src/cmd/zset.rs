@@ -131,6 +131,7 @@ fn refs(entries: &[(Vec<u8>, f64)]) -> Vec<(&[u8], f64)> {
     entries.iter().map(|(m, s)| (m.as_slice(), *s)).collect()
 }
 
+/// Entries copied out of the sorted set they borrow from.
 fn owned(entries: &[Scored<'_>]) -> Vec<(Vec<u8>, f64)> {
     entries.iter().map(|(m, s)| (m.to_vec(), *s)).collect()
 }
