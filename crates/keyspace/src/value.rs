@@ -22,12 +22,11 @@ const EMBED_BUDGET_BYTES: usize = 113;
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     Str(StrValue),
-    /// Boxed: a set is much larger than a string, and every entry is as large as the largest
-    /// variant.
-    Set(Box<SetValue>),
-    /// Boxed for the same reason.
-    List(Box<ListValue>),
-    /// Not boxed: a small sorted set is one packed buffer, and the large form is boxed inside.
+    /// Not boxed: a small set is one packed allocation, a large one boxes its table itself.
+    Set(SetValue),
+    /// Not boxed either: a small list is one pack, a large one boxes its deque.
+    List(ListValue),
+    /// Not boxed: a small sorted set is one pack, a large one boxes its index itself.
     ZSet(ZSetValue),
 }
 
@@ -77,28 +76,28 @@ impl Value {
 
     pub fn as_set(&self) -> Option<&SetValue> {
         match self {
-            Value::Set(value) => Some(&**value),
+            Value::Set(value) => Some(value),
             _ => None,
         }
     }
 
     pub fn as_set_mut(&mut self) -> Option<&mut SetValue> {
         match self {
-            Value::Set(value) => Some(&mut **value),
+            Value::Set(value) => Some(value),
             _ => None,
         }
     }
 
     pub fn as_list(&self) -> Option<&ListValue> {
         match self {
-            Value::List(value) => Some(&**value),
+            Value::List(value) => Some(value),
             _ => None,
         }
     }
 
     pub fn as_list_mut(&mut self) -> Option<&mut ListValue> {
         match self {
-            Value::List(value) => Some(&mut **value),
+            Value::List(value) => Some(value),
             _ => None,
         }
     }

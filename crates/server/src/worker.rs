@@ -203,7 +203,8 @@ impl Worker {
         let until_cron = self.next_cron.saturating_duration_since(now);
         match self.wait_deadlines.peek() {
             Some(Reverse((deadline_ms, _))) => {
-                let until_deadline = deadline_ms.saturating_sub(unix_ms());
+                // A wait ends once the clock is past its deadline, as in Valkey.
+                let until_deadline = (deadline_ms + 1).saturating_sub(unix_ms());
                 until_cron.min(Duration::from_millis(until_deadline))
             }
             None => until_cron,
@@ -217,11 +218,11 @@ impl Worker {
             return;
         };
         let now_ms = unix_ms();
-        if *first > now_ms {
+        if *first >= now_ms {
             return;
         }
         while let Some(&Reverse((deadline_ms, client_id))) = self.wait_deadlines.peek() {
-            if deadline_ms > now_ms {
+            if deadline_ms >= now_ms {
                 break;
             }
             self.wait_deadlines.pop();

@@ -70,7 +70,7 @@ fn after_removal(table: &mut SlotGuard<'_>, key: &[u8], now_ms: u64) {
 }
 
 fn new_list_entry(list: ListValue, now_ms: u64) -> Entry {
-    Entry::new(Value::List(Box::new(list)), now_ms)
+    Entry::new(Value::List(list), now_ms)
 }
 
 /// Looks a key up for reading. Ok(None) when missing; Err after a WRONGTYPE reply.
@@ -92,7 +92,7 @@ fn push_generic(ctx: &mut Ctx<'_>, request: &Request<'_>, end: End, only_existin
     match table.get(key, now_ms) {
         Some(entry) => match entry.value.as_list_mut() {
             Some(list) => {
-                list.prepare_growth(growth);
+                list.prepare_growth(growth, elements.len());
                 for element in elements.iter() {
                     push(list, end, element);
                 }
@@ -103,7 +103,7 @@ fn push_generic(ctx: &mut Ctx<'_>, request: &Request<'_>, end: End, only_existin
         None if only_existing => ctx.reply.int(0),
         None => {
             let mut list = ListValue::new();
-            list.prepare_growth(growth);
+            list.prepare_growth(growth, elements.len());
             for element in elements.iter() {
                 push(&mut list, end, element);
             }
@@ -213,7 +213,7 @@ pub fn lrange(ctx: &mut Ctx<'_>, request: &Request<'_>) {
             Some((start, stop)) => {
                 ctx.reply.array(stop - start + 1);
                 for element in list.range(start, stop) {
-                    ctx.reply.bulk(element);
+                    ctx.reply.bulk(element.bytes(&mut [0; 20]));
                 }
             }
         },
@@ -235,7 +235,7 @@ pub fn lindex(ctx: &mut Ctx<'_>, request: &Request<'_>) {
         return ctx.reply.error(NOT_AN_INTEGER);
     };
     match list.resolve_index(index).and_then(|i| list.get(i)) {
-        Some(element) => ctx.reply.bulk(element),
+        Some(element) => ctx.reply.bulk(element.bytes(&mut [0; 20])),
         None => ctx.reply.null(),
     }
 }
@@ -256,7 +256,7 @@ pub fn lset(ctx: &mut Ctx<'_>, request: &Request<'_>) {
         return ctx.reply.error(NOT_AN_INTEGER);
     };
     // Valkey makes the growth check before it knows whether the index is valid.
-    list.prepare_growth(argument_growth(element));
+    list.prepare_growth(argument_growth(element), 1);
     match list.resolve_index(index) {
         Some(index) => {
             list.set(index, element);
@@ -285,7 +285,7 @@ pub fn linsert(ctx: &mut Ctx<'_>, request: &Request<'_>) {
         return ctx.reply.error(WRONGTYPE);
     };
     // As in Valkey, the growth check comes before the pivot is searched for.
-    list.prepare_growth(argument_growth(element));
+    list.prepare_growth(argument_growth(element), 1);
     match list.position(pivot) {
         Some(index) => {
             list.insert(index + usize::from(after), element);
@@ -392,9 +392,10 @@ pub fn lpos(ctx: &mut Ctx<'_>, request: &Request<'_>) {
     let scan = if maxlen == 0 { len } else { maxlen.min(len) };
     let mut matches: u64 = 0;
     let mut found: Vec<usize> = Vec::new();
+    let elements = list.indexed();
     for offset in 0..scan {
         let position = if from_head { offset } else { len - 1 - offset };
-        if list.get(position) != Some(target) {
+        if !elements.get(position).eq_bytes(target) {
             continue;
         }
         matches += 1;
@@ -458,7 +459,7 @@ fn try_move(ctx: &mut Ctx<'_>, source: &[u8], destination: &[u8], from: End, to:
         .expect("checked above");
     let element = pop(list, from).expect("stored lists are never empty");
     if source == destination {
-        list.prepare_growth(moved_growth(&element));
+        list.prepare_growth(moved_growth(&element), 1);
         push(list, to, &element);
         list.after_shrink();
         ctx.reply.bulk(&element);
@@ -471,11 +472,11 @@ fn try_move(ctx: &mut Ctx<'_>, source: &[u8], destination: &[u8], from: End, to:
             .get(destination, now_ms)
             .and_then(|e| e.value.as_list_mut())
             .expect("checked above");
-        list.prepare_growth(moved_growth(&element));
+        list.prepare_growth(moved_growth(&element), 1);
         push(list, to, &element);
     } else {
         let mut list = ListValue::new();
-        list.prepare_growth(moved_growth(&element));
+        list.prepare_growth(moved_growth(&element), 1);
         push(&mut list, to, &element);
         table.insert(
             destination,
