@@ -12,8 +12,9 @@
 //! Conversions happen where Valkey makes them: a new sorted set is created in the encoding its
 //! first write's size hint asks for (ZADD passes its pair count and longest member), an existing
 //! listpack converts when a write's hint exceeds the thresholds or an insertion would, and a
-//! large set never shrinks back on removals. Results of the STORE commands are built whole by
-//! [`ZSetValue::from_sorted`], small ones as listpacks.
+//! large set never shrinks back on removals. The results of ZUNIONSTORE, ZINTERSTORE and
+//! ZDIFFSTORE are built whole by [`ZSetValue::from_sorted`] (a listpack when small), those of
+//! ZRANGESTORE entry by entry by [`ZSetValue::from_insertions`], as Valkey builds each.
 //!
 //! Range queries reproduce what Valkey does per encoding, including on inputs it does not
 //! define well: in the listpack form the first member of a range is found by a front-to-back
@@ -37,6 +38,7 @@ pub use score::{format_score, parse_score, LexBound, LexRange, ScoreRange, SCORE
 /// A member (as stored: integer text comes back as an integer) and its score.
 pub type Scored<'a> = (PackItem<'a>, f64);
 
+/// A sorted set in one of its two encodings (see the module header).
 #[derive(Clone, Debug)]
 pub enum ZSetValue {
     Listpack(Pack),
