@@ -26,6 +26,15 @@ IMPLEMENTED = {
     "scard": None, "spop": None, "srandmember": None, "smove": None, "sinter": None,
     "sintercard": None, "sinterstore": None, "sunion": None, "sunionstore": None,
     "sdiff": None, "sdiffstore": None, "sscan": None,
+    # sorted sets (the blocking forms are the lead's)
+    "zadd": None, "zincrby": None, "zrem": None, "zcard": None, "zscore": None, "zmscore": None,
+    "zrank": None, "zrevrank": None, "zcount": None, "zlexcount": None, "zrange": None,
+    "zrangestore": None, "zrangebyscore": None, "zrangebylex": None, "zrevrange": None,
+    "zrevrangebyscore": None, "zrevrangebylex": None, "zremrangebyrank": None,
+    "zremrangebyscore": None, "zremrangebylex": None, "zpopmin": None, "zpopmax": None,
+    "zmpop": None, "zrandmember": None, "zscan": None, "zunion": None, "zinter": None,
+    "zdiff": None, "zunionstore": None, "zinterstore": None, "zdiffstore": None,
+    "zintercard": None,
     # connection
     "ping": None, "echo": None, "hello": None, "select": None, "quit": None, "reset": None,
     "auth": None,

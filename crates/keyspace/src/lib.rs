@@ -3,7 +3,7 @@
 //! - [`Keyspace`] → numbered [`Db`]s → 16384 [`Slot`]s, each a [`SlotTable`] behind its own lock.
 //!   Databases and slot tables are created on first use.
 //! - [`Entry`]: a value with its expiry and access bits; [`Value`] and its encodings; sets in
-//!   [`SetValue`], lists in [`ListValue`].
+//!   [`SetValue`], lists in [`ListValue`], sorted sets in [`ZSetValue`].
 //! - Expiry: lazy on every lookup ([`SlotTable::get`]), and [`Db::expire_slot`] for the server's
 //!   active cycle.
 //! - Helpers every command needs: [`key_slot`], [`glob_match`], Valkey's number syntax ([`num`]).
@@ -30,6 +30,7 @@ mod pack;
 mod set;
 mod table;
 mod value;
+mod zset;
 
 pub use bytes::CompactBytes;
 pub use crc16::{crc16, key_slot, SLOT_COUNT};
@@ -44,3 +45,7 @@ pub use pack::{Pack, PackItem, PackIter};
 pub use set::{Member, SetIter, SetValue};
 pub use table::{key_hash, ExpireUpdate, Slot, SlotGuard, SlotTable, EXPIRED_KEYS};
 pub use value::{StrValue, Value};
+pub use zset::{
+    format_score, parse_score, AddFlags, AddOutcome, Entries, LexBound, LexRange, Ordered,
+    ScoreRange, Scored, ZSetValue, SCORE_TEXT_MAX,
+};

@@ -3,12 +3,13 @@
 //! Strings come in Valkey's three encodings, kept because `OBJECT ENCODING` reports them and
 //! clients' tests look at them: `int` (the text is a canonical 64-bit integer, stored as one),
 //! `embstr` (short, written whole) and `raw` (long, or grown in place by APPEND/SETRANGE).
-//! Sets and their encodings are in `set.rs`, lists in `list.rs`.
+//! Sets and their encodings are in `set.rs`, lists in `list.rs`, sorted sets in `zset.rs`.
 
 use crate::bytes::CompactBytes;
 use crate::list::ListValue;
 use crate::num::{format_i64, parse_i64};
 use crate::set::SetValue;
+use crate::zset::ZSetValue;
 
 /// The longest text stored as `int`.
 const INT_TEXT_MAX: usize = 20;
@@ -25,6 +26,8 @@ pub enum Value {
     Set(SetValue),
     /// Not boxed either: a small list is one pack, a large one boxes its deque.
     List(ListValue),
+    /// Not boxed: a small sorted set is one pack, a large one boxes its index itself.
+    ZSet(ZSetValue),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -41,6 +44,7 @@ impl Value {
             Value::Str(_) => "string",
             Value::Set(_) => "set",
             Value::List(_) => "list",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -52,6 +56,7 @@ impl Value {
             Value::Str(StrValue::Raw(_)) => "raw",
             Value::Set(set) => set.encoding_name(),
             Value::List(list) => list.encoding_name(),
+            Value::ZSet(zset) => zset.encoding_name(),
         }
     }
 
@@ -93,6 +98,20 @@ impl Value {
     pub fn as_list_mut(&mut self) -> Option<&mut ListValue> {
         match self {
             Value::List(value) => Some(value),
+            _ => None,
+        }
+    }
+
+    pub fn as_zset(&self) -> Option<&ZSetValue> {
+        match self {
+            Value::ZSet(value) => Some(value),
+            _ => None,
+        }
+    }
+
+    pub fn as_zset_mut(&mut self) -> Option<&mut ZSetValue> {
+        match self {
+            Value::ZSet(value) => Some(value),
             _ => None,
         }
     }

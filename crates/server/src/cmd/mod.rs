@@ -13,6 +13,7 @@ mod server;
 mod set;
 mod sort;
 mod string;
+mod zset;
 
 use tern_keyspace::{Db, Entry, SlotGuard};
 use tern_resp::{ReplyWriter, Request};
@@ -139,6 +140,39 @@ handlers! {
     "lmove" => list::lmove,
     "rpoplpush" => list::rpoplpush,
     "lmpop" => list::lmpop,
+    // sorted sets
+    "zadd" => zset::zadd,
+    "zincrby" => zset::zincrby,
+    "zrem" => zset::zrem,
+    "zcard" => zset::zcard,
+    "zscore" => zset::zscore,
+    "zmscore" => zset::zmscore,
+    "zrank" => zset::zrank,
+    "zrevrank" => zset::zrevrank,
+    "zcount" => zset::zcount,
+    "zlexcount" => zset::zlexcount,
+    "zrange" => zset::zrange,
+    "zrangestore" => zset::zrangestore,
+    "zrangebyscore" => zset::zrangebyscore,
+    "zrangebylex" => zset::zrangebylex,
+    "zrevrange" => zset::zrevrange,
+    "zrevrangebyscore" => zset::zrevrangebyscore,
+    "zrevrangebylex" => zset::zrevrangebylex,
+    "zremrangebyrank" => zset::zremrangebyrank,
+    "zremrangebyscore" => zset::zremrangebyscore,
+    "zremrangebylex" => zset::zremrangebylex,
+    "zpopmin" => zset::zpopmin,
+    "zpopmax" => zset::zpopmax,
+    "zmpop" => zset::zmpop,
+    "zrandmember" => zset::zrandmember,
+    "zscan" => zset::zscan,
+    "zunion" => zset::zunion,
+    "zinter" => zset::zinter,
+    "zdiff" => zset::zdiff,
+    "zunionstore" => zset::zunionstore,
+    "zinterstore" => zset::zinterstore,
+    "zdiffstore" => zset::zdiffstore,
+    "zintercard" => zset::zintercard,
     // keys
     "del" => keys::del,
     "unlink" => keys::del,
