@@ -26,7 +26,8 @@ IMPLEMENTED = {
     "scard": None, "spop": None, "srandmember": None, "smove": None, "sinter": None,
     "sintercard": None, "sinterstore": None, "sunion": None, "sunionstore": None,
     "sdiff": None, "sdiffstore": None, "sscan": None,
-    # sorted sets (the blocking forms are the lead's)
+    # sorted sets
+    "bzpopmin": None, "bzpopmax": None, "bzmpop": None,
     "zadd": None, "zincrby": None, "zrem": None, "zcard": None, "zscore": None, "zmscore": None,
     "zrank": None, "zrevrank": None, "zcount": None, "zlexcount": None, "zrange": None,
     "zrangestore": None, "zrangebyscore": None, "zrangebylex": None, "zrevrange": None,

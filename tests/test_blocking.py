@@ -1,4 +1,5 @@
-"""Blocking list commands: BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP and CLIENT UNBLOCK.
+"""Blocking commands: BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP, BZPOPMIN, BZPOPMAX,
+BZMPOP and CLIENT UNBLOCK.
 
 Argument errors and timeouts are compared with Valkey command by command.  The
 waiting itself needs several connections: each scenario below drives a few
@@ -41,6 +42,14 @@ CASES = {
               c("RPUSH k x y z"), c("BLMOVE k d LEFT RIGHT 0"), c("BRPOPLPUSH k d 0"),
               c("LRANGE d 0 -1"), c("BLMPOP 0 2 nx d LEFT COUNT 5"), c("EXISTS d"),
               c("RPUSH k 1 2"), c("BLMOVE k k RIGHT LEFT 0"), c("LRANGE k 0 -1")],
+    "zset": [c("BZMPOP x 0 k MIN"), c("BZMPOP x 1 k MIN"), c("BZMPOP x 1 k FOO"),
+             c("BZMPOP -1 1 k MIN COUNT 0"), c("BZPOPMIN k x"), c("BZPOPMAX k -1"),
+             c("BZPOPMIN k"), c("ZADD z 1 a 2 b 3 c"), c("BZPOPMIN nk z 0"),
+             c("BZPOPMAX z 0"), c("BZMPOP 0 2 nk z MAX COUNT 5"), c("EXISTS z"),
+             c("SET s v"), c("BZPOPMIN s 0"), c("BZMPOP 0 1 s MIN"), c("DEL s"),
+             c("BZPOPMIN nk 0.01"), c("BZMPOP 0.01 1 nk MIN"), c("ZADD z 1.5 a -inf b"),
+             c("BZMPOP 0 1 z MIN COUNT 1"), c("BZPOPMAX z 0"), c("RPUSH l x"),
+             c("BZPOPMIN l 0")],
     "wrongtype": [c("SET s v"), c("BLPOP nx s 0"), c("BRPOP s 0"),
                   c("BLMOVE s d LEFT LEFT 0"), c("RPUSH src a"), c("BLMOVE src s LEFT LEFT 0"),
                   c("BRPOPLPUSH src s 0"), c("LRANGE src 0 -1"), c("BLMPOP 0 2 nx s LEFT")],
@@ -223,6 +232,25 @@ def closed_waiter_loses_nothing(s):
     s.call(pusher, "LRANGE", "c", "0", "-1")
 
 
+def sorted_sets(s):
+    low, high, many, writer = s.client(), s.client(), s.client(), s.client()
+    s.block(low, "BZPOPMIN", "z", "0")
+    s.block(high, "BZPOPMAX", "z", "0")
+    s.block(many, "BZMPOP", "0", "2", "y", "z", "MAX", "COUNT", "10")
+    s.call(writer, "ZADD", "z", "1", "a", "2", "b", "3", "c", "4", "d")
+    s.receive(low)
+    s.receive(high)
+    s.receive(many)
+    s.call(writer, "EXISTS", "z")
+    s.block(low, "BZPOPMIN", "w", "0")
+    s.call(writer, "RPUSH", "w", "not-a-zset")
+    s.nothing_pending(low)
+    s.call(writer, "DEL", "w")
+    s.call(writer, "ZADD", "src", "5", "m")
+    s.call(writer, "ZUNIONSTORE", "w", "1", "src", "WEIGHTS", "2")
+    s.receive(low)
+
+
 def timeout_then_push(s):
     a, pusher = s.client(), s.client()
     s.call(a, "BLPOP", "t", "0.1")
@@ -232,7 +260,7 @@ def timeout_then_push(s):
 
 SCENARIOS = [fifo, several_keys, move_chain, woken_by_other_writes, wrong_type_keeps_waiting,
              wrong_type_on_another_key, unblock, pipelined_after_block,
-             closed_waiter_loses_nothing, timeout_then_push]
+             closed_waiter_loses_nothing, sorted_sets, timeout_then_push]
 
 
 def run_scenario(server, proto, scenario):

@@ -24,6 +24,8 @@ use tern_keyspace::{
 };
 use tern_resp::Request;
 
+use crate::blocking;
+
 use super::{parse_i64, Ctx, NOT_AN_INTEGER, NOT_A_FLOAT, SYNTAX_ERROR, WRONGTYPE};
 
 const NAN_RESULT: &[u8] = b"ERR resulting score is not a number (NaN)";
@@ -840,14 +842,21 @@ pub fn parse_multi_pop(
     request: &Request<'_>,
     numkeys_index: usize,
 ) -> Option<MultiPop> {
-    let Some(keys) = parse_positive(request.arg(numkeys_index)) else {
-        ctx.reply.error(b"ERR numkeys should be greater than 0");
-        return None;
-    };
+    parse_multi_pop_args(request, numkeys_index)
+        .map_err(|error| ctx.reply.error(error))
+        .ok()
+}
+
+/// The parse of [`parse_multi_pop`], with the error text instead of a reply.
+fn parse_multi_pop_args(
+    request: &Request<'_>,
+    numkeys_index: usize,
+) -> Result<MultiPop, &'static [u8]> {
+    let keys = parse_positive(request.arg(numkeys_index))
+        .ok_or(b"ERR numkeys should be greater than 0".as_slice())?;
     let where_index = keys.saturating_add(numkeys_index + 1);
     if where_index >= request.len() {
-        ctx.reply.error(SYNTAX_ERROR);
-        return None;
+        return Err(SYNTAX_ERROR);
     }
     let end = request.arg(where_index);
     let highest = if end.eq_ignore_ascii_case(b"MIN") {
@@ -855,8 +864,7 @@ pub fn parse_multi_pop(
     } else if end.eq_ignore_ascii_case(b"MAX") {
         true
     } else {
-        ctx.reply.error(SYNTAX_ERROR);
-        return None;
+        return Err(SYNTAX_ERROR);
     };
     let mut count = None;
     let mut index = where_index + 1;
@@ -864,20 +872,16 @@ pub fn parse_multi_pop(
         let more = index + 1 < request.len();
         if count.is_none() && more && request.arg(index).eq_ignore_ascii_case(b"COUNT") {
             index += 1;
-            match parse_positive(request.arg(index)) {
-                Some(n) => count = Some(n),
-                None => {
-                    ctx.reply.error(b"ERR count should be greater than 0");
-                    return None;
-                }
-            }
+            count = Some(
+                parse_positive(request.arg(index))
+                    .ok_or(b"ERR count should be greater than 0".as_slice())?,
+            );
         } else {
-            ctx.reply.error(SYNTAX_ERROR);
-            return None;
+            return Err(SYNTAX_ERROR);
         }
         index += 1;
     }
-    Some(MultiPop {
+    Ok(MultiPop {
         keys,
         highest,
         count: count.unwrap_or(1),
@@ -926,6 +930,74 @@ pub fn zmpop(ctx: &mut Ctx<'_>, request: &Request<'_>) {
     if !try_pop_first(ctx, &keys, pop.highest, Some(pop.count), shape) {
         ctx.reply.null_array();
     }
+}
+
+/// BZPOPMIN key [key ...] timeout
+pub fn bzpopmin(ctx: &mut Ctx<'_>, request: &Request<'_>) {
+    blocking_pop(ctx, request, false);
+}
+
+/// BZPOPMAX key [key ...] timeout
+pub fn bzpopmax(ctx: &mut Ctx<'_>, request: &Request<'_>) {
+    blocking_pop(ctx, request, true);
+}
+
+/// The keys of BZPOPMIN and BZPOPMAX: every argument but the name and the timeout.
+fn bpop_keys<'a>(request: &Request<'a>) -> Request<'a> {
+    request.tail(1).head(request.len() - 2)
+}
+
+fn blocking_pop(ctx: &mut Ctx<'_>, request: &Request<'_>, highest: bool) {
+    let Some(timeout_ms) = blocking::parse_timeout(ctx, request.arg(request.len() - 1)) else {
+        return;
+    };
+    let keys: Vec<&[u8]> = bpop_keys(request).iter().collect();
+    let attempt = if highest {
+        |ctx: &mut Ctx<'_>, request: &Request<'_>| bpop_attempt(ctx, request, true)
+    } else {
+        |ctx: &mut Ctx<'_>, request: &Request<'_>| bpop_attempt(ctx, request, false)
+    };
+    blocking::run(ctx, request, &keys, timeout_ms, holds_zset, attempt);
+}
+
+fn bpop_attempt(ctx: &mut Ctx<'_>, request: &Request<'_>, highest: bool) -> bool {
+    let shape = PopReply {
+        with_key: true,
+        nested: false,
+    };
+    try_pop_first(ctx, &bpop_keys(request), highest, None, shape)
+}
+
+/// BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]
+pub fn bzmpop(ctx: &mut Ctx<'_>, request: &Request<'_>) {
+    let Some(pop) = parse_multi_pop(ctx, request, 2) else {
+        return;
+    };
+    let Some(timeout_ms) = blocking::parse_timeout(ctx, request.arg(1)) else {
+        return;
+    };
+    let keys: Vec<&[u8]> = request.tail(3).head(pop.keys).iter().collect();
+    blocking::run(
+        ctx,
+        request,
+        &keys,
+        timeout_ms,
+        holds_zset,
+        |ctx, request| {
+            let pop = parse_multi_pop_args(request, 2).expect("checked before blocking");
+            let shape = PopReply {
+                with_key: true,
+                nested: true,
+            };
+            try_pop_first(
+                ctx,
+                &request.tail(3).head(pop.keys),
+                pop.highest,
+                Some(pop.count),
+                shape,
+            )
+        },
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
