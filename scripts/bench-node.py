@@ -6,7 +6,8 @@ Builds nothing: it runs ``target/release/tern`` (or ``--tern-bin``) as it is.
 Method
   * Both servers are pinned to CPU 0 (``taskset -c 0``); redis-benchmark is
     pinned to CPU 1, so the load generator never competes with the server.
-  * For each test (GET, SET) and pipeline depth (1, 16) redis-benchmark runs
+  * For each test (default SET and GET; --tests picks others) and pipeline depth
+    (default 1 and 16) redis-benchmark runs
     with 50 clients, random keys (``-r``) and ``--csv`` output; the
     throughput is its ``rps`` column.
   * Server CPU time is the sum of the first field of
@@ -48,6 +49,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 TESTS = ("set", "get")  # SET first in every round so GET finds keys
 PIPELINES = (1, 16)
+# Tests that are not one of redis-benchmark's own: the command it sends. Each reads the key a
+# built-in test of the same round filled (zadd fills myzset), so list it after that test.
+CUSTOM_TESTS = {"zrange": ["ZRANGE", "myzset", "0", "9", "WITHSCORES"]}
 CLIENTS = 50
 KEYSPACE = 100_000
 
@@ -133,9 +137,10 @@ class Server:
 
 
 def run_benchmark(server: Server, test: str, pipeline: int, requests: int) -> dict:
+    which = CUSTOM_TESTS.get(test, ["-t", test])
     argv = pinned(1, ["redis-benchmark", "-h", "127.0.0.1", "-p", str(server.port),
                       "-c", str(CLIENTS), "-n", str(requests), "-P", str(pipeline),
-                      "-r", str(KEYSPACE), "-t", test, "--csv"])
+                      "-r", str(KEYSPACE), "--csv", *which])
     cpu0, t0 = server.cpu_ns(), time.monotonic()
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=600)
     wall, cpu = time.monotonic() - t0, server.cpu_ns() - cpu0
@@ -159,10 +164,10 @@ def median_of(runs, server, test, pipeline, field):
     return statistics.median(values) if values else float("nan")
 
 
-def summarize(runs):
+def summarize(runs, tests, pipelines):
     rows = []
-    for test in (t.upper() for t in TESTS):
-        for p in PIPELINES:
+    for test in (t.upper() for t in tests):
+        for p in pipelines:
             row = {"test": test, "pipeline": p}
             for field in ("rps", "cpu_ns_per_req", "p99_ms"):
                 t = median_of(runs, "tern", test, p, field)
@@ -173,7 +178,7 @@ def summarize(runs):
 
 
 def print_table(summary):
-    header = f"{'test':<5} {'pipe':>4}  {'metric':<14} {'Tern':>12} {'Valkey':>12} {'Tern/Valkey':>12}"
+    header = f"{'test':<7} {'pipe':>4}  {'metric':<14} {'Tern':>12} {'Valkey':>12} {'Tern/Valkey':>12}"
     print(header)
     print("-" * len(header))
     labels = {"rps": "ops/s", "cpu_ns_per_req": "CPU ns/op", "p99_ms": "p99 ms"}
@@ -181,7 +186,7 @@ def print_table(summary):
         for field, label in labels.items():
             m = row[field]
             fmt = "{:>12,.0f}" if field != "p99_ms" else "{:>12.3f}"
-            print(f"{row['test']:<5} {row['pipeline']:>4}  {label:<14} "
+            print(f"{row['test']:<7} {row['pipeline']:>4}  {label:<14} "
                   f"{fmt.format(m['tern'])} {fmt.format(m['valkey'])} {m['ratio']:>12.3f}")
     print("Ratios: ops/s above 1 means Tern is faster; CPU ns/op below 1 means "
           "Tern uses less CPU per request.")
@@ -228,7 +233,14 @@ def main():
                     default=os.environ.get("TERN_AS_VALKEY") == "1",
                     help="run valkey-server in tern's place (checks this script)")
     ap.add_argument("--out", default=str(REPO / "bench-results"))
+    ap.add_argument("--tests", default=",".join(TESTS),
+                    help="comma-separated redis-benchmark tests (-t names) or "
+                         f"{', '.join(CUSTOM_TESTS)}; run in this order (default set,get)")
+    ap.add_argument("--pipelines", default=",".join(map(str, PIPELINES)),
+                    help="comma-separated pipeline depths (default 1,16)")
     args = ap.parse_args()
+    tests = [t.strip().lower() for t in args.tests.split(",") if t.strip()]
+    pipelines = [int(p) for p in args.pipelines.split(",") if p.strip()]
 
     for tool in ("redis-benchmark", "redis-cli"):
         if not shutil.which(tool):
@@ -254,12 +266,12 @@ def main():
             for name in ("tern", "valkey"):
                 server = servers[name]
                 server.flush()
-                for p in PIPELINES:
-                    for test in TESTS:
+                for p in pipelines:
+                    for test in tests:
                         result = run_benchmark(server, test, p, args.requests * p)
                         result["round"] = rnd
                         runs.append(result)
-                        print(f"round {rnd + 1}/{args.rounds} {name:<6} {test.upper():<3} P{p:<2} "
+                        print(f"round {rnd + 1}/{args.rounds} {name:<6} {test.upper():<6} P{p:<2} "
                               f"{result['rps']:>12,.0f} ops/s "
                               f"{result['cpu_ns_per_req']:>8,.0f} CPU ns/op "
                               f"({result['wall_s']:.1f} s)", flush=True)
@@ -268,7 +280,7 @@ def main():
         for s in servers.values():
             s.stop()
 
-    summary = summarize(runs)
+    summary = summarize(runs, tests, pipelines)
     print()
     print_table(summary)
 
@@ -279,7 +291,7 @@ def main():
     report = {
         "started_utc": started.isoformat(),
         "config": {"rounds": args.rounds, "requests_p1": args.requests, "clients": CLIENTS,
-                   "keyspace": KEYSPACE, "pipelines": PIPELINES, "tests": TESTS,
+                   "keyspace": KEYSPACE, "pipelines": pipelines, "tests": tests,
                    "tern_threads": args.threads, "tern_as_valkey": args.tern_as_valkey,
                    "tern_argv": tern_argv, "valkey_bin": valkey_binary(),
                    "server_cpu": 0, "benchmark_cpu": 1},

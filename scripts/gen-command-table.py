@@ -16,7 +16,8 @@ import socket
 
 # The commands Tern implements. A container lists the subcommands Tern implements.
 IMPLEMENTED = {
-    # lists (the blocking forms are not implemented)
+    # lists
+    "blpop": None, "brpop": None, "blmove": None, "brpoplpush": None, "blmpop": None,
     "lpush": None, "rpush": None, "lpushx": None, "rpushx": None, "lpop": None, "rpop": None,
     "llen": None, "lrange": None, "lindex": None, "lset": None, "linsert": None, "lrem": None,
     "ltrim": None, "lpos": None, "lmove": None, "rpoplpush": None, "lmpop": None,
@@ -25,6 +26,16 @@ IMPLEMENTED = {
     "scard": None, "spop": None, "srandmember": None, "smove": None, "sinter": None,
     "sintercard": None, "sinterstore": None, "sunion": None, "sunionstore": None,
     "sdiff": None, "sdiffstore": None, "sscan": None,
+    # sorted sets
+    "bzpopmin": None, "bzpopmax": None, "bzmpop": None,
+    "zadd": None, "zincrby": None, "zrem": None, "zcard": None, "zscore": None, "zmscore": None,
+    "zrank": None, "zrevrank": None, "zcount": None, "zlexcount": None, "zrange": None,
+    "zrangestore": None, "zrangebyscore": None, "zrangebylex": None, "zrevrange": None,
+    "zrevrangebyscore": None, "zrevrangebylex": None, "zremrangebyrank": None,
+    "zremrangebyscore": None, "zremrangebylex": None, "zpopmin": None, "zpopmax": None,
+    "zmpop": None, "zrandmember": None, "zscan": None, "zunion": None, "zinter": None,
+    "zdiff": None, "zunionstore": None, "zinterstore": None, "zdiffstore": None,
+    "zintercard": None,
     # hashes
     "hset": None, "hmset": None, "hsetnx": None, "hget": None, "hmget": None, "hdel": None,
     "hlen": None, "hexists": None, "hstrlen": None, "hkeys": None, "hvals": None,
@@ -36,7 +47,7 @@ IMPLEMENTED = {
     "ping": None, "echo": None, "hello": None, "select": None, "quit": None, "reset": None,
     "auth": None,
     "client": ["id", "setname", "getname", "setinfo", "list", "info", "kill", "reply",
-               "no-evict", "no-touch", "pause", "unpause", "help"],
+               "no-evict", "no-touch", "pause", "unpause", "help", "unblock"],
     # strings
     "set": None, "get": None, "getex": None, "getdel": None, "getset": None, "mget": None,
     "mset": None, "msetnx": None, "setnx": None, "setex": None, "psetex": None, "append": None,
@@ -49,6 +60,7 @@ IMPLEMENTED = {
     "rename": None, "renamenx": None, "randomkey": None, "copy": None, "move": None,
     "touch": None, "object": ["encoding", "freq", "idletime", "refcount", "help"],
     "dbsize": None, "flushdb": None, "flushall": None, "swapdb": None,
+    "sort": None, "sort_ro": None,
     # server
     "info": None, "command": ["count", "info", "docs", "list", "getkeys", "getkeysandflags",
                               "help"],

@@ -141,26 +141,14 @@ CASES = {
         ["RPUSH", "u", "x" * 9000, "keep"], c("LTRIM u 1 1"), c("OBJECT ENCODING u"),
         ["RPUSH", "v", "y" * 9000, "k"], c("LMOVE v w LEFT LEFT"), c("OBJECT ENCODING v"),
         c("OBJECT ENCODING w"), c("LMOVE v w LEFT LEFT"), c("OBJECT ENCODING w")],
-    "unknown-blocking": [c("BLPOP l 0.01"), c("BRPOP l 0.01"), c("BLMOVE a b LEFT LEFT 0.01"),
-                         c("BRPOPLPUSH a b 0.01"), c("BLMPOP 0.01 1 l LEFT")],
+    "blocking-timeouts": [c("BLPOP l 0.01"), c("BRPOP l 0.01"), c("BLMOVE a b LEFT LEFT 0.01"),
+                          c("BRPOPLPUSH a b 0.01"), c("BLMPOP 0.01 1 l LEFT")],
 }
 
-# The blocking commands are not implemented: Tern answers "unknown command",
-# which the reference (which has them) does not, so that case runs on Tern alone.
-DIFF_CASES = {k: v for k, v in CASES.items() if k != "unknown-blocking"}
-
-
 @pytest.mark.parametrize("proto", [2, 3], ids=["resp2", "resp3"])
-@pytest.mark.parametrize("name", list(DIFF_CASES))
+@pytest.mark.parametrize("name", list(CASES))
 def test_case(tern, valkey, name, proto):
-    run_commands(tern, valkey, proto, DIFF_CASES[name], f"case {name!r} RESP{proto}")
-
-
-def test_blocking_forms_are_unknown(tern):
-    cl = tern.client()
-    for args in CASES["unknown-blocking"]:
-        reply = cl.call(*args)
-        assert reply.startswith(b"-ERR unknown command"), (args, reply)
+    run_commands(tern, valkey, proto, CASES[name], f"case {name!r} RESP{proto}")
 
 
 # OBJECT ENCODING inside the workload: this sequence crosses the limit both

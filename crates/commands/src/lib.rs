@@ -109,6 +109,9 @@ impl CommandSpec {
     /// Returns `None` when the arguments do not fit the specs (too few keys, a key count that is
     /// not a number), which `COMMAND GETKEYS` reports as an error.
     pub fn key_positions(&self, args: &[&[u8]]) -> Option<Vec<(usize, &'static KeySpec)>> {
+        if let Some(find_keys) = key_finder(self.name) {
+            return Some(find_keys(self, args));
+        }
         let mut positions = Vec::new();
         for spec in self.key_specs {
             key_positions_of(spec, args, &mut positions)?;
@@ -188,6 +191,46 @@ fn key_positions_of(
     Some(())
 }
 
+/// A command's own key finder, for the commands whose key specs leave some keys `unknown`
+/// (Valkey gives these commands a key-finding function too, and answers `COMMAND GETKEYS` with
+/// it).
+type KeyFinder = fn(&CommandSpec, &[&[u8]]) -> Vec<(usize, &'static KeySpec)>;
+
+fn key_finder(name: &str) -> Option<KeyFinder> {
+    match name {
+        "sort" => Some(sort_keys),
+        _ => None,
+    }
+}
+
+/// SORT's keys: the key sorted, and the destination of the last STORE. Options known to take
+/// arguments (LIMIT two, BY and GET one) are stepped over, so a pattern spelled `store` is not
+/// read as the option; a STORE with nothing after it names no key.
+fn sort_keys(spec: &CommandSpec, args: &[&[u8]]) -> Vec<(usize, &'static KeySpec)> {
+    let source = &spec.key_specs[0];
+    let destination = spec
+        .key_specs
+        .iter()
+        .find(|key_spec| key_spec.flags.contains(&"OW"))
+        .unwrap_or(source);
+    let mut store = None;
+    let mut index = 2;
+    while index < args.len() {
+        let arg = args[index];
+        if arg.eq_ignore_ascii_case(b"limit") {
+            index += 2;
+        } else if arg.eq_ignore_ascii_case(b"get") || arg.eq_ignore_ascii_case(b"by") {
+            index += 1;
+        } else if arg.eq_ignore_ascii_case(b"store") && index + 1 < args.len() {
+            store = Some(index + 1);
+        }
+        index += 1;
+    }
+    let mut keys = vec![(1, source)];
+    keys.extend(store.map(|position| (position, destination)));
+    keys
+}
+
 /// Looks up a top-level command by name, ignoring case.
 pub fn find(name: &[u8]) -> Option<&'static CommandSpec> {
     COMMANDS
@@ -221,6 +264,19 @@ mod tests {
         assert_eq!(keys("lcs a b"), Some(vec![1, 2]));
         assert_eq!(keys("copy a b DB 1"), Some(vec![1, 2]));
         assert_eq!(keys("ping"), Some(vec![]));
+    }
+
+    #[test]
+    fn sort_finds_its_destination() {
+        assert_eq!(keys("sort a"), Some(vec![1]));
+        assert_eq!(keys("sort a STORE b"), Some(vec![1, 3]));
+        assert_eq!(keys("sort a store b STORE c"), Some(vec![1, 5]));
+        assert_eq!(keys("sort a STORE store b"), Some(vec![1, 4]));
+        assert_eq!(keys("sort a LIMIT STORE x STORE b"), Some(vec![1, 6]));
+        assert_eq!(keys("sort a GET STORE b"), Some(vec![1]));
+        assert_eq!(keys("sort a BY store"), Some(vec![1]));
+        assert_eq!(keys("sort a STORE"), Some(vec![1]));
+        assert_eq!(keys("sort_ro a STORE b"), Some(vec![1]));
     }
 
     #[test]

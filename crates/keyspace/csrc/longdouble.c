@@ -83,3 +83,16 @@ int tern_long_double_valid(const char *text, size_t len) {
     long double ignored;
     return parse_long_double(text, len, &ignored);
 }
+
+/* A blocking command's timeout in seconds as whole milliseconds, rounded up as Valkey rounds
+ * it. Returns 0 and sets *out_ms, -1 when text is not a valid float, -2 when the milliseconds
+ * do not fit a signed 64-bit integer. */
+int tern_timeout_ms(const char *text, size_t len, long long *out_ms) {
+    long double seconds, ms;
+
+    if (!parse_long_double(text, len, &seconds)) return -1;
+    ms = seconds * 1000.0L;
+    if (ms > (long double)9223372036854775807LL) return -2;
+    *out_ms = (long long)ceill(ms);
+    return 0;
+}

@@ -3,7 +3,7 @@
 //! - [`Keyspace`] → numbered [`Db`]s → 16384 [`Slot`]s, each a [`SlotTable`] behind its own lock.
 //!   Databases and slot tables are created on first use.
 //! - [`Entry`]: a value with its expiry and access bits; [`Value`] and its encodings; sets in
-//!   [`SetValue`], lists in [`ListValue`], hashes in [`HashValue`].
+//!   [`SetValue`], lists in [`ListValue`], sorted sets in [`ZSetValue`], hashes in [`HashValue`].
 //! - Expiry: lazy on every lookup ([`SlotTable::get`]), and [`Db::expire_slot`] for the server's
 //!   active cycle.
 //! - Helpers every command needs: [`key_slot`], [`glob_match`], Valkey's number syntax ([`num`]).
@@ -17,6 +17,7 @@
 //! - An expired entry is never returned: lookups remove it first.
 //! - Each slot's count of entries with an expiry is exact (it drives active expiry and INFO).
 
+mod bucket;
 mod bytes;
 mod crc16;
 mod db;
@@ -30,6 +31,7 @@ mod pack;
 mod set;
 mod table;
 mod value;
+mod zset;
 
 pub use bytes::CompactBytes;
 pub use crc16::{crc16, key_slot, SLOT_COUNT};
@@ -40,12 +42,14 @@ pub use hash::{
     ExpireCondition, FieldExpire, FieldPersist, FieldTtl, HashIter, HashValue, RandomPairs,
 };
 pub use list::{
-    argument_growth, moved_growth, packed_entry_bytes, resolve_range, ListValue,
-    LIST_MAX_LISTPACK_BYTES,
+    argument_growth, moved_growth, packed_entry_bytes, resolve_range, Indexed, ListItem, ListIter,
+    ListValue, LIST_MAX_LISTPACK_BYTES,
 };
 pub use pack::{Pack, PackItem, PackIter};
-pub use set::{
-    Member, SetValue, SET_MAX_INTSET_ENTRIES, SET_MAX_LISTPACK_ENTRIES, SET_MAX_LISTPACK_VALUE,
-};
+pub use set::{Member, SetIter, SetValue};
 pub use table::{key_hash, ExpireUpdate, Slot, SlotGuard, SlotTable, EXPIRED_KEYS};
 pub use value::{StrValue, Value};
+pub use zset::{
+    format_score, parse_score, AddFlags, AddOutcome, Entries, LexBound, LexRange, Ordered,
+    ScoreRange, Scored, ZSetValue, SCORE_TEXT_MAX,
+};

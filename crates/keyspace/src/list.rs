@@ -1,17 +1,19 @@
-//! Lists: a double-ended queue of byte strings, named by the encoding Valkey would report.
+//! Lists: a sequence of byte strings, in the two shapes whose names Valkey reports.
 //!
 //! Valkey keeps a small list as one `listpack` (a packed byte array) and a large one as a
-//! `quicklist` (a linked list of listpack nodes). Replies never depend on that choice, only
-//! `OBJECT ENCODING` does, so Tern stores every list the same way, a `VecDeque` of
-//! `CompactBytes` (O(1) at both ends and at any index), and keeps alongside it what decides the
-//! name: the size in bytes the list would have as a single listpack.
+//! `quicklist` (a linked list of listpack nodes). Tern does the same in spirit: a small list is
+//! one [`Pack`] stored in the entry itself (one allocation for the whole list), and a list past
+//! the listpack limit becomes a `VecDeque` of `CompactBytes` (O(1) at both ends and at any
+//! index). Alongside either it keeps what decides the name: the size in bytes the list would
+//! have as a single Valkey listpack.
 //!
-//! The rules, with `list-max-listpack-size` at its default (-2, 8 KB per node):
+//! The rules, following `list-max-listpack-size` (read from [`crate::limits`]; default -2, 8 KB):
 //!
 //! - Growing (push, insert, set, the destination of a move): a listpack becomes a quicklist when
-//!   its current size plus the raw lengths of the new elements exceeds [`LIST_MAX_LISTPACK_BYTES`].
-//!   As in Valkey the check is made once per command, before the elements go in, and an element
-//!   that travels as an integer (one popped by a move) counts zero bytes.
+//!   its current size plus the raw lengths of the new elements exceeds the byte limit of a
+//!   negative setting, or, for a positive setting, when the element count would pass it or the
+//!   size would pass 8 KB. As in Valkey the check is made once per command, before the elements
+//!   go in, and an element that travels as an integer (one popped by a move) counts zero bytes.
 //! - Shrinking (pop, remove, trim, set): a quicklist becomes a listpack again when it fits half
 //!   the limit. Valkey also requires the quicklist to be down to a single node; Tern does not
 //!   model nodes, so after removals that leave two small nodes (for example pops from the head of
@@ -21,30 +23,121 @@
 //!
 //! The sizes follow Valkey's listpack format exactly: a 7-byte header and terminator, and per
 //! element an encoding (integers in 1 to 9 bytes, strings with a 1, 2 or 5 byte length) plus a
-//! back-length of 1 to 5 bytes. The thresholds are constants for now, Valkey's defaults; the
-//! `list-max-listpack-size` directive will replace them.
+//! back-length of 1 to 5 bytes.
 
 use std::collections::VecDeque;
 
 use crate::bytes::CompactBytes;
+use crate::limits::list_max_listpack_size;
 use crate::num::parse_i64;
+use crate::pack::{Pack, PackItem, PackIter};
 
 /// The byte limit of one listpack under `list-max-listpack-size -2` (the default).
 pub const LIST_MAX_LISTPACK_BYTES: usize = 8192;
+/// The byte limit Valkey keeps under a positive (element count) setting too.
+const SIZE_SAFETY_LIMIT_BYTES: usize = 8192;
 /// A listpack's header (total bytes, element count) and terminator.
 const LISTPACK_OVERHEAD_BYTES: usize = 7;
 
 #[derive(Clone, Debug)]
-pub struct ListValue {
+pub enum ListValue {
+    /// A small list: one pack, and its size as a Valkey listpack.
+    Listpack {
+        pack: Pack,
+        packed_bytes: u32,
+    },
+    Quicklist(Box<Deque>),
+}
+
+/// A large list.
+#[derive(Clone, Debug)]
+pub struct Deque {
     items: VecDeque<CompactBytes>,
     /// The size the list would take as one listpack.
     packed_bytes: usize,
-    quicklist: bool,
 }
+
+/// One element as stored: text, or an integer of a small list.
+pub type ListItem<'a> = PackItem<'a>;
 
 impl PartialEq for ListValue {
     fn eq(&self, other: &Self) -> bool {
-        self.quicklist == other.quicklist && self.items == other.items
+        self.encoding_name() == other.encoding_name() && self.iter().eq(other.iter())
+    }
+}
+
+/// The byte and element limits of one listpack under `fill` (`list-max-listpack-size`);
+/// `usize::MAX` where a setting has no such limit.
+fn listpack_limits(fill: i64) -> (usize, usize) {
+    if fill >= 0 {
+        (usize::MAX, if fill == 0 { 1 } else { fill as usize })
+    } else {
+        let level = (fill.unsigned_abs() - 1).min(4);
+        (4096 << level, usize::MAX)
+    }
+}
+
+/// Whether a listpack of `bytes` and `count` elements is past the limit (Valkey's growth check).
+fn exceeds_listpack(bytes: usize, count: usize) -> bool {
+    match listpack_limits(list_max_listpack_size()) {
+        (usize::MAX, count_limit) => bytes > SIZE_SAFETY_LIMIT_BYTES || count > count_limit,
+        (bytes_limit, _) => bytes > bytes_limit,
+    }
+}
+
+/// Whether a list of `bytes` and `count` elements fits half the limit (the shrink check).
+fn fits_half_listpack(bytes: usize, count: usize) -> bool {
+    let (bytes_limit, count_limit) = listpack_limits(list_max_listpack_size());
+    bytes <= bytes_limit / 2 && count <= count_limit / 2
+}
+
+/// The elements of a list, front to back.
+pub enum ListIter<'a> {
+    Pack(PackIter<'a>),
+    Deque(std::collections::vec_deque::Iter<'a, CompactBytes>),
+}
+
+impl<'a> Iterator for ListIter<'a> {
+    type Item = ListItem<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<ListItem<'a>> {
+        match self {
+            ListIter::Pack(items) => items.next(),
+            ListIter::Deque(items) => items.next().map(|e| PackItem::Bytes(e)),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match self {
+            ListIter::Pack(items) => items.size_hint(),
+            ListIter::Deque(items) => items.size_hint(),
+        }
+    }
+
+    fn nth(&mut self, n: usize) -> Option<ListItem<'a>> {
+        match self {
+            ListIter::Pack(items) => items.nth(n),
+            ListIter::Deque(items) => items.nth(n).map(|e| PackItem::Bytes(e)),
+        }
+    }
+}
+
+impl ExactSizeIterator for ListIter<'_> {}
+
+/// Random access to a list's elements in O(1) each: a small list is listed once.
+pub enum Indexed<'a> {
+    Listed(Vec<ListItem<'a>>),
+    Deque(&'a VecDeque<CompactBytes>),
+}
+
+impl<'a> Indexed<'a> {
+    #[inline]
+    pub fn get(&self, index: usize) -> ListItem<'a> {
+        match self {
+            Indexed::Listed(items) => items[index],
+            Indexed::Deque(items) => PackItem::Bytes(&items[index]),
+        }
     }
 }
 
@@ -124,164 +217,310 @@ pub fn resolve_range(start: i64, stop: i64, len: usize) -> Option<(usize, usize)
 impl ListValue {
     /// An empty list, a listpack (a command creating a list adds its elements right after).
     pub fn new() -> ListValue {
-        ListValue {
-            items: VecDeque::new(),
-            packed_bytes: LISTPACK_OVERHEAD_BYTES,
-            quicklist: false,
+        ListValue::Listpack {
+            pack: Pack::new(),
+            packed_bytes: LISTPACK_OVERHEAD_BYTES as u32,
         }
     }
 
     pub fn encoding_name(&self) -> &'static str {
-        if self.quicklist {
-            "quicklist"
-        } else {
-            "listpack"
+        match self {
+            ListValue::Listpack { .. } => "listpack",
+            ListValue::Quicklist(_) => "quicklist",
         }
     }
 
     pub fn len(&self) -> usize {
-        self.items.len()
+        match self {
+            ListValue::Listpack { pack, .. } => pack.len(),
+            ListValue::Quicklist(deque) => deque.items.len(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
+        self.len() == 0
     }
 
-    /// Valkey's check before adding elements whose growth (see [`argument_growth`] and
-    /// [`moved_growth`]) sums to `add_bytes`.
-    pub fn prepare_growth(&mut self, add_bytes: usize) {
-        if !self.quicklist && self.packed_bytes + add_bytes > LIST_MAX_LISTPACK_BYTES {
-            self.quicklist = true;
+    /// The size the list would take as a single listpack (for tests and memory estimates).
+    pub fn packed_bytes(&self) -> usize {
+        match self {
+            ListValue::Listpack { packed_bytes, .. } => *packed_bytes as usize,
+            ListValue::Quicklist(deque) => deque.packed_bytes,
+        }
+    }
+
+    fn add_packed(&mut self, delta: isize) {
+        match self {
+            ListValue::Listpack { packed_bytes, .. } => {
+                *packed_bytes = (*packed_bytes as isize + delta) as u32
+            }
+            ListValue::Quicklist(deque) => {
+                deque.packed_bytes = (deque.packed_bytes as isize + delta) as usize
+            }
+        }
+    }
+
+    /// Valkey's check before adding `add_count` elements whose growth (see [`argument_growth`]
+    /// and [`moved_growth`]) sums to `add_bytes`.
+    pub fn prepare_growth(&mut self, add_bytes: usize, add_count: usize) {
+        let ListValue::Listpack { pack, packed_bytes } = self else {
+            return;
+        };
+        if exceeds_listpack(*packed_bytes as usize + add_bytes, pack.len() + add_count) {
+            let items = pack
+                .iter()
+                .map(|item| CompactBytes::new(item.bytes(&mut [0; 20])))
+                .collect();
+            *self = ListValue::Quicklist(Box::new(Deque {
+                items,
+                packed_bytes: *packed_bytes as usize,
+            }));
         }
     }
 
     /// Valkey's check after elements were removed or replaced.
     pub fn after_shrink(&mut self) {
-        if self.quicklist && self.packed_bytes <= LIST_MAX_LISTPACK_BYTES / 2 {
-            self.quicklist = false;
+        let ListValue::Quicklist(deque) = self else {
+            return;
+        };
+        if fits_half_listpack(deque.packed_bytes, deque.items.len()) {
+            let pack = Pack::from_items(deque.items.iter().map(|e| e.as_bytes()));
+            *self = ListValue::Listpack {
+                pack,
+                packed_bytes: deque.packed_bytes as u32,
+            };
         }
     }
 
-    fn stored(&mut self, element: &[u8]) -> CompactBytes {
-        self.packed_bytes += packed_entry_bytes(element);
-        CompactBytes::new(element)
-    }
-
-    fn dropped(&mut self, element: &CompactBytes) {
-        self.packed_bytes -= packed_entry_bytes(element);
-    }
-
     pub fn push_front(&mut self, element: &[u8]) {
-        let element = self.stored(element);
-        self.items.push_front(element);
+        self.add_packed(packed_entry_bytes(element) as isize);
+        match self {
+            ListValue::Listpack { pack, .. } => pack.push_front(element),
+            ListValue::Quicklist(deque) => deque.items.push_front(CompactBytes::new(element)),
+        }
     }
 
     pub fn push_back(&mut self, element: &[u8]) {
-        let element = self.stored(element);
-        self.items.push_back(element);
+        self.add_packed(packed_entry_bytes(element) as isize);
+        match self {
+            ListValue::Listpack { pack, .. } => pack.push_back(element),
+            ListValue::Quicklist(deque) => deque.items.push_back(CompactBytes::new(element)),
+        }
+    }
+
+    /// Removes the element at `index` (`index < len`) and returns it.
+    fn take(&mut self, index: usize) -> CompactBytes {
+        let element = match self {
+            ListValue::Listpack { pack, .. } => {
+                let element = CompactBytes::new(
+                    pack.get(index)
+                        .expect("index below len")
+                        .bytes(&mut [0; 20]),
+                );
+                pack.remove(index);
+                element
+            }
+            ListValue::Quicklist(deque) => deque.items.remove(index).expect("index below len"),
+        };
+        self.add_packed(-(packed_entry_bytes(&element) as isize));
+        element
     }
 
     pub fn pop_front(&mut self) -> Option<CompactBytes> {
-        let element = self.items.pop_front()?;
-        self.dropped(&element);
-        Some(element)
+        (!self.is_empty()).then(|| self.take(0))
     }
 
     pub fn pop_back(&mut self) -> Option<CompactBytes> {
-        let element = self.items.pop_back()?;
-        self.dropped(&element);
-        Some(element)
+        let len = self.len();
+        (len > 0).then(|| self.take(len - 1))
     }
 
-    /// The element at `index` (from the head), if any.
-    pub fn get(&self, index: usize) -> Option<&[u8]> {
-        self.items.get(index).map(|e| e.as_bytes())
+    /// The element at `index` (from the head), if any; O(index) for a small list.
+    pub fn get(&self, index: usize) -> Option<ListItem<'_>> {
+        match self {
+            ListValue::Listpack { pack, .. } => pack.get(index),
+            ListValue::Quicklist(deque) => deque.items.get(index).map(|e| PackItem::Bytes(e)),
+        }
+    }
+
+    /// O(1) access by index for a loop that visits many positions.
+    pub fn indexed(&self) -> Indexed<'_> {
+        match self {
+            ListValue::Listpack { pack, .. } => Indexed::Listed(pack.iter().collect()),
+            ListValue::Quicklist(deque) => Indexed::Deque(&deque.items),
+        }
     }
 
     /// Valkey's index: negative counts from the tail (-1 is the last element).
     pub fn resolve_index(&self, index: i64) -> Option<usize> {
-        let len = self.items.len() as i64;
+        let len = self.len() as i64;
         let index = if index < 0 { len + index } else { index };
         (0..len).contains(&index).then_some(index as usize)
     }
 
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &[u8]> + ExactSizeIterator + '_ {
-        self.items.iter().map(|e| e.as_bytes())
+    pub fn iter(&self) -> ListIter<'_> {
+        match self {
+            ListValue::Listpack { pack, .. } => ListIter::Pack(pack.iter()),
+            ListValue::Quicklist(deque) => ListIter::Deque(deque.items.iter()),
+        }
     }
 
     /// The elements `start..=stop` (`stop < len`).
-    pub fn range(&self, start: usize, stop: usize) -> impl Iterator<Item = &[u8]> + '_ {
-        self.items.range(start..=stop).map(|e| e.as_bytes())
+    pub fn range(&self, start: usize, stop: usize) -> impl Iterator<Item = ListItem<'_>> + '_ {
+        let mut items = self.iter();
+        if start > 0 {
+            items.nth(start - 1);
+        }
+        items.take(stop + 1 - start)
     }
 
     /// Replaces the element at `index` (`index < len`).
     pub fn set(&mut self, index: usize, element: &[u8]) {
-        let new = self.stored(element);
-        let old = std::mem::replace(&mut self.items[index], new);
-        self.dropped(&old);
+        let old_bytes = item_packed_bytes(self.get(index).expect("index below len"));
+        self.add_packed(packed_entry_bytes(element) as isize - old_bytes as isize);
+        match self {
+            ListValue::Listpack { pack, .. } => pack.replace(index, element),
+            ListValue::Quicklist(deque) => deque.items[index] = CompactBytes::new(element),
+        }
     }
 
     /// Inserts `element` so it ends up at `index` (`index <= len`).
     pub fn insert(&mut self, index: usize, element: &[u8]) {
-        let element = self.stored(element);
-        self.items.insert(index, element);
+        self.add_packed(packed_entry_bytes(element) as isize);
+        match self {
+            ListValue::Listpack { pack, .. } => pack.insert(index, element),
+            ListValue::Quicklist(deque) => deque.items.insert(index, CompactBytes::new(element)),
+        }
     }
 
     /// The index of the first element equal to `element`, from the head.
     pub fn position(&self, element: &[u8]) -> Option<usize> {
-        self.items.iter().position(|e| e.as_bytes() == element)
+        match self {
+            ListValue::Listpack { pack, .. } => pack.position(element),
+            ListValue::Quicklist(deque) => deque.items.iter().position(|e| e.as_bytes() == element),
+        }
     }
 
     /// LREM: removes up to `count` elements equal to `element` (all when 0), from the head when
     /// `from_head`, else from the tail. Returns how many were removed.
     pub fn remove_matching(&mut self, element: &[u8], count: usize, from_head: bool) -> usize {
         let limit = if count == 0 { usize::MAX } else { count };
+        let len = self.len();
+        let mut keep = vec![true; len];
         let mut removed = 0;
-        let mut keep = vec![true; self.items.len()];
-        let indexes: Box<dyn Iterator<Item = usize>> = if from_head {
-            Box::new(0..self.items.len())
-        } else {
-            Box::new((0..self.items.len()).rev())
-        };
-        for index in indexes {
-            if removed == limit {
-                break;
-            }
-            if self.items[index].as_bytes() == element {
-                keep[index] = false;
-                removed += 1;
+        {
+            let matching: Vec<bool> = self.iter().map(|e| e.eq_bytes(element)).collect();
+            let order: Box<dyn Iterator<Item = usize>> = if from_head {
+                Box::new(0..len)
+            } else {
+                Box::new((0..len).rev())
+            };
+            for index in order {
+                if removed == limit {
+                    break;
+                }
+                if matching[index] {
+                    keep[index] = false;
+                    removed += 1;
+                }
             }
         }
         if removed > 0 {
-            self.packed_bytes -= removed * packed_entry_bytes(element);
-            let mut flags = keep.into_iter();
-            self.items.retain(|_| flags.next().unwrap_or(true));
+            self.add_packed(-((removed * packed_entry_bytes(element)) as isize));
+            self.retain_flags(&keep);
         }
         removed
     }
 
-    /// LTRIM: keeps only `start..=stop`, or nothing when None.
-    pub fn trim(&mut self, keep: Option<(usize, usize)>) {
-        match keep {
-            None => {
-                self.items.clear();
-                self.packed_bytes = LISTPACK_OVERHEAD_BYTES;
+    /// Keeps the elements whose flag is set.
+    fn retain_flags(&mut self, keep: &[bool]) {
+        match self {
+            ListValue::Listpack { pack, .. } => {
+                let kept: Vec<Vec<u8>> = pack
+                    .iter()
+                    .zip(keep)
+                    .filter(|(_, keep)| **keep)
+                    .map(|(item, _)| item.to_vec())
+                    .collect();
+                *pack = Pack::from_items(kept.iter().map(Vec::as_slice));
             }
-            Some((start, stop)) => {
-                for element in self.items.drain(stop + 1..) {
-                    self.packed_bytes -= packed_entry_bytes(&element);
-                }
-                for element in self.items.drain(..start) {
-                    self.packed_bytes -= packed_entry_bytes(&element);
-                }
+            ListValue::Quicklist(deque) => {
+                let mut flags = keep.iter();
+                deque.items.retain(|_| *flags.next().unwrap_or(&true));
             }
         }
     }
 
-    /// The size the list would take as a single listpack (for tests and memory estimates).
-    pub fn packed_bytes(&self) -> usize {
-        self.packed_bytes
+    /// LTRIM: keeps only `start..=stop`, or nothing when None.
+    pub fn trim(&mut self, keep: Option<(usize, usize)>) {
+        let len = self.len();
+        let (start, stop) = keep.unwrap_or((len, len));
+        let dropped: usize = self
+            .iter()
+            .enumerate()
+            .filter(|(index, _)| *index < start || *index > stop)
+            .map(|(_, item)| item_packed_bytes(item))
+            .sum();
+        self.add_packed(-(dropped as isize));
+        let flags: Vec<bool> = (0..len).map(|i| i >= start && i <= stop).collect();
+        self.retain_flags(&flags);
     }
+
+    /// A list written whole the way SORT ... STORE writes one: Valkey pushes the elements into a
+    /// new quicklist, then makes it a listpack only if everything went into one node that fits
+    /// the listpack limit. A node takes another element while its size plus the element's length
+    /// plus [`NODE_ENTRY_ESTIMATE_BYTES`] stays within the limit; an element too large for any
+    /// node gets a node of its own, which is never converted.
+    pub fn built_as_quicklist(elements: &[&[u8]]) -> ListValue {
+        let packed_bytes = LISTPACK_OVERHEAD_BYTES
+            + elements
+                .iter()
+                .map(|e| packed_entry_bytes(e))
+                .sum::<usize>();
+        if one_listpack_node(elements) {
+            return ListValue::Listpack {
+                pack: Pack::from_items(elements.iter().copied()),
+                packed_bytes: packed_bytes as u32,
+            };
+        }
+        ListValue::Quicklist(Box::new(Deque {
+            items: elements.iter().map(|e| CompactBytes::new(e)).collect(),
+            packed_bytes,
+        }))
+    }
+}
+
+/// What Valkey adds to an element's length when it checks whether the element fits a quicklist
+/// node.
+const NODE_ENTRY_ESTIMATE_BYTES: usize = 8;
+
+/// Whether pushing `elements` into a new quicklist leaves one node that fits a listpack.
+fn one_listpack_node(elements: &[&[u8]]) -> bool {
+    let fill = list_max_listpack_size();
+    let (bytes_limit, count_limit) = listpack_limits(fill);
+    let large_limit = if fill >= 0 {
+        SIZE_SAFETY_LIMIT_BYTES
+    } else {
+        bytes_limit
+    };
+    let mut node_bytes = LISTPACK_OVERHEAD_BYTES;
+    for (index, element) in elements.iter().enumerate() {
+        let fits = index == 0
+            || !exceeds_listpack(
+                node_bytes + element.len() + NODE_ENTRY_ESTIMATE_BYTES,
+                index + 1,
+            );
+        if element.len() > large_limit || !fits {
+            return false;
+        }
+        node_bytes += packed_entry_bytes(element);
+    }
+    node_bytes <= bytes_limit && elements.len() <= count_limit
+}
+
+/// Bytes a stored element takes in a listpack.
+fn item_packed_bytes(item: ListItem<'_>) -> usize {
+    packed_entry_bytes(item.bytes(&mut [0; 20]))
 }
 
 #[cfg(test)]
@@ -306,13 +545,36 @@ mod tests {
     }
 
     #[test]
+    fn lists_built_as_quicklists_follow_valkeys_nodes() {
+        let encoding = |element: &[u8], count: usize| {
+            ListValue::built_as_quicklist(&vec![element; count]).encoding_name()
+        };
+        // Boundaries measured on Valkey 9.1 with the default list-max-listpack-size.
+        assert_eq!(encoding(b"1", 4089), "listpack");
+        assert_eq!(encoding(b"1", 4090), "quicklist");
+        assert_eq!(encoding(b"abcd", 1363), "listpack");
+        assert_eq!(encoding(b"abcd", 1364), "quicklist");
+        assert_eq!(encoding(&[b'x'; 128], 61), "listpack");
+        assert_eq!(encoding(&[b'x'; 128], 62), "quicklist");
+        assert_eq!(encoding(&[b'x'; 4000], 2), "listpack");
+        assert_eq!(encoding(&[b'x'; 8178], 1), "listpack");
+        assert_eq!(encoding(&[b'x'; 8179], 1), "quicklist");
+        let list = ListValue::built_as_quicklist(&[b"b", b"12", b"a"]);
+        assert_eq!(list.packed_bytes(), 7 + 3 + 2 + 3);
+        assert!(list
+            .iter()
+            .map(|e| e.to_vec())
+            .eq([b"b".to_vec(), b"12".to_vec(), b"a".to_vec()]));
+    }
+
+    #[test]
     fn converts_at_valkeys_points() {
         let mut list = ListValue::new();
-        list.prepare_growth(8185);
+        list.prepare_growth(8185, 1);
         list.push_back(&[b'x'; 8185]);
         assert_eq!(list.encoding_name(), "listpack");
         let mut list = ListValue::new();
-        list.prepare_growth(8186);
+        list.prepare_growth(8186, 1);
         list.push_back(&[b'x'; 8186]);
         assert_eq!(list.encoding_name(), "quicklist");
         list.pop_back();
@@ -371,12 +633,12 @@ mod tests {
             for op in ops {
                 match op {
                     Op::PushFront(e) => {
-                        list.prepare_growth(argument_growth(&e));
+                        list.prepare_growth(argument_growth(&e), 1);
                         list.push_front(&e);
                         model.push_front(e);
                     }
                     Op::PushBack(e) => {
-                        list.prepare_growth(argument_growth(&e));
+                        list.prepare_growth(argument_growth(&e), 1);
                         list.push_back(&e);
                         model.push_back(e);
                     }
@@ -394,7 +656,7 @@ mod tests {
                         let got = list.resolve_index(index);
                         prop_assert_eq!(got, (0..len).contains(&want).then_some(want as usize));
                         if let Some(i) = got {
-                            list.prepare_growth(argument_growth(&e));
+                            list.prepare_growth(argument_growth(&e), 1);
                             list.set(i, &e);
                             list.after_shrink();
                             model[i] = e;
@@ -402,7 +664,7 @@ mod tests {
                     }
                     Op::Insert(index, e) => {
                         let index = index.min(model.len());
-                        list.prepare_growth(argument_growth(&e));
+                        list.prepare_growth(argument_growth(&e), 1);
                         list.insert(index, &e);
                         model.insert(index, e);
                     }
@@ -440,7 +702,7 @@ mod tests {
                     }
                 }
                 prop_assert_eq!(list.len(), model.len());
-                prop_assert!(list.iter().eq(model.iter().map(|e| e.as_slice())));
+                prop_assert!(list.iter().map(|e| e.to_vec()).eq(model.iter().cloned()));
                 prop_assert_eq!(list.packed_bytes(), packed_of(&model));
                 if list.packed_bytes() > LIST_MAX_LISTPACK_BYTES {
                     prop_assert_eq!(list.encoding_name(), "quicklist");

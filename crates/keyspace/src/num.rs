@@ -16,6 +16,7 @@ extern "C" {
         out_cap: usize,
     ) -> c_long;
     fn tern_long_double_valid(text: *const c_char, len: usize) -> c_int;
+    fn tern_timeout_ms(text: *const c_char, len: usize, out_ms: *mut i64) -> c_int;
 }
 
 /// Valkey's strict integer syntax (one definition, shared with the protocol's length headers).
@@ -87,6 +88,28 @@ pub fn is_long_double(text: &[u8]) -> bool {
     unsafe { tern_long_double_valid(text.as_ptr() as *const c_char, text.len()) != 0 }
 }
 
+/// Why a blocking command's timeout was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeoutError {
+    NotAFloat,
+    OutOfRange,
+    Negative,
+}
+
+/// A timeout in seconds (any float syntax the C library reads, as in Valkey) as milliseconds,
+/// rounded up; 0 means no timeout.
+pub fn timeout_ms(text: &[u8]) -> Result<u64, TimeoutError> {
+    let mut ms: i64 = 0;
+    // SAFETY: the pointer is valid for `text.len()` bytes and `ms` is a valid i64 during the call.
+    let status = unsafe { tern_timeout_ms(text.as_ptr() as *const c_char, text.len(), &mut ms) };
+    match status {
+        0 if ms < 0 => Err(TimeoutError::Negative),
+        0 => Ok(ms as u64),
+        -2 => Err(TimeoutError::OutOfRange),
+        _ => Err(TimeoutError::NotAFloat),
+    }
+}
+
 /// Writes `value` in decimal into `buffer` and returns the text.
 pub fn format_i64(value: i64, buffer: &mut [u8; 20]) -> &[u8] {
     let mut magnitude = value.unsigned_abs();
@@ -131,6 +154,20 @@ mod tests {
         assert_eq!(add(None, "inf"), Err(FloatIncrError::NanOrInfinity));
         assert_eq!(add(Some("abc"), "1"), Err(FloatIncrError::NotAFloat));
         assert_eq!(add(Some("-1"), "1").unwrap(), "0");
+    }
+
+    #[test]
+    fn timeouts_round_up_to_milliseconds() {
+        assert_eq!(timeout_ms(b"0"), Ok(0));
+        assert_eq!(timeout_ms(b"1.5"), Ok(1500));
+        assert_eq!(timeout_ms(b"0.0001"), Ok(1));
+        assert_eq!(timeout_ms(b"0x10"), Ok(16000));
+        assert_eq!(timeout_ms(b"-0.0001"), Ok(0));
+        assert_eq!(timeout_ms(b"-1"), Err(TimeoutError::Negative));
+        assert_eq!(timeout_ms(b"inf"), Err(TimeoutError::OutOfRange));
+        assert_eq!(timeout_ms(b"1e400"), Err(TimeoutError::OutOfRange));
+        assert_eq!(timeout_ms(b"nan"), Err(TimeoutError::NotAFloat));
+        assert_eq!(timeout_ms(b" 1"), Err(TimeoutError::NotAFloat));
     }
 
     #[test]

@@ -334,25 +334,38 @@ impl Pack {
         offset
     }
 
-    /// Rewrites the buffer with bytes `start..end` replaced by `entries`, into one exact-size
-    /// allocation.
+    /// Replaces bytes `start..end` of the buffer with `entries`, resizing the allocation in
+    /// place where the allocator can (a reallocation within the same size class is free) and
+    /// moving the tail, so that it stays exactly sized.
     fn splice(&mut self, start: usize, end: usize, entries: &[Encoded<'_>], count_delta: isize) {
         let count = self.len() as isize + count_delta;
         if count == 0 {
             self.buffer = Box::default();
             return;
         }
-        let old = std::mem::take(&mut self.buffer);
-        let kept_tail = old.get(end..).unwrap_or(&[]);
-        let inserted: usize = entries.iter().map(Encoded::len).sum();
-        let size = start + inserted + kept_tail.len();
-        let mut buffer = Vec::with_capacity(size);
-        buffer.extend_from_slice(&(count as u32).to_le_bytes());
-        buffer.extend_from_slice(old.get(COUNT_BYTES..start).unwrap_or(&[]));
-        for entry in entries {
-            entry.write_to(&mut buffer);
+        let mut buffer = Vec::from(std::mem::take(&mut self.buffer));
+        if buffer.is_empty() {
+            buffer.extend_from_slice(&[0; COUNT_BYTES]);
         }
-        buffer.extend_from_slice(kept_tail);
+        let inserted: usize = entries.iter().map(Encoded::len).sum();
+        let old_len = buffer.len();
+        let new_len = old_len + inserted - (end - start);
+        if new_len > old_len {
+            buffer.reserve_exact(new_len - old_len);
+            buffer.resize(new_len, 0);
+            buffer.copy_within(end..old_len, start + inserted);
+        } else {
+            buffer.copy_within(end..old_len, start + inserted);
+            buffer.truncate(new_len);
+        }
+        let mut at = start;
+        for entry in entries {
+            buffer[at..at + entry.header_len].copy_from_slice(&entry.header[..entry.header_len]);
+            at += entry.header_len;
+            buffer[at..at + entry.text.len()].copy_from_slice(entry.text);
+            at += entry.text.len();
+        }
+        buffer[..COUNT_BYTES].copy_from_slice(&(count as u32).to_le_bytes());
         self.buffer = buffer.into_boxed_slice();
     }
 }

@@ -5,11 +5,12 @@
 //! ascending order, and a `listpack` keeps insertion order. Tern keeps the same three shapes so
 //! those orders and the encoding names match:
 //!
-//! - `Intset`: a sorted `Vec<i64>`, used while every member is an integer in Valkey's strict
-//!   syntax and there are at most [`SET_MAX_INTSET_ENTRIES`]. Lookups are binary searches.
-//! - `Listpack`: a `Vec` of members in insertion order, while there are at most
-//!   [`SET_MAX_LISTPACK_ENTRIES`] and none is longer than [`SET_MAX_LISTPACK_VALUE`] bytes.
-//!   Lookups scan the vector, which is short.
+//! - `Intset`: a sorted, exactly sized array of `i64`, used while every member is an integer in
+//!   Valkey's strict syntax and there are at most `set-max-intset-entries`. Lookups are binary
+//!   searches.
+//! - `Listpack`: a [`Pack`] of members in insertion order, while there are at most
+//!   `set-max-listpack-entries` and none is longer than `set-max-listpack-value` bytes. Lookups
+//!   scan the pack, which is short.
 //! - `Hashtable`: an insertion-ordered hash set, so a random member is one index away (SPOP and
 //!   SRANDMEMBER stay O(1) per member); removal swaps the last member into the hole.
 //!
@@ -18,53 +19,29 @@
 //! own: SPOP with a count close to the size rebuilds a hashtable set from the members it keeps,
 //! which may land in a listpack ([`SetValue::pop_many`]).
 //!
-//! The thresholds are constants for now, Valkey's defaults; the `set-max-*` configuration
-//! directives will replace them. Memory compactness is not a goal of this representation yet:
-//! the members are `CompactBytes` (inline up to 22 bytes).
+//! The small shapes are one allocation each and are stored in the entry itself (no box), so a
+//! ten-member set costs its key's entry plus one packed buffer. The thresholds are read from
+//! [`crate::limits`] at each addition.
 
 use indexmap::IndexSet;
 use rand::Rng;
 
 use crate::bytes::CompactBytes;
+use crate::limits::{set_max_intset_entries, set_max_listpack_entries, set_max_listpack_value};
 use crate::num::{format_i64, parse_i64};
-
-/// `set-max-intset-entries`' default.
-pub const SET_MAX_INTSET_ENTRIES: usize = 512;
-/// `set-max-listpack-entries`' default.
-pub const SET_MAX_LISTPACK_ENTRIES: usize = 128;
-/// `set-max-listpack-value`'s default, in bytes.
-pub const SET_MAX_LISTPACK_VALUE: usize = 64;
+use crate::pack::{Pack, PackIter};
 
 type HashSet = IndexSet<CompactBytes, hashbrown::DefaultHashBuilder>;
 
 #[derive(Clone, Debug)]
 pub enum SetValue {
-    Intset(Vec<i64>),
-    Listpack(Vec<CompactBytes>),
-    Hashtable(HashSet),
+    Intset(Box<[i64]>),
+    Listpack(Pack),
+    Hashtable(Box<HashSet>),
 }
 
-/// One member as stored: an integer of an intset, or bytes.
-#[derive(Clone, Copy, Debug)]
-pub enum Member<'a> {
-    Int(i64),
-    Bytes(&'a [u8]),
-}
-
-impl Member<'_> {
-    /// The member's text, formatting an integer into `buffer`.
-    #[inline]
-    pub fn bytes<'b>(&'b self, buffer: &'b mut [u8; 20]) -> &'b [u8] {
-        match self {
-            Member::Int(number) => format_i64(*number, buffer),
-            Member::Bytes(bytes) => bytes,
-        }
-    }
-
-    pub fn to_vec(&self) -> Vec<u8> {
-        self.bytes(&mut [0; 20]).to_vec()
-    }
-}
+/// One member as stored: an integer, or bytes.
+pub use crate::pack::PackItem as Member;
 
 impl PartialEq for SetValue {
     /// Equal when the encodings and the members are (order matters only where the encoding
@@ -81,15 +58,55 @@ impl PartialEq for SetValue {
     }
 }
 
-fn new_hashtable(capacity: usize) -> HashSet {
-    HashSet::with_capacity_and_hasher(capacity, Default::default())
+fn new_hashtable(capacity: usize) -> Box<HashSet> {
+    Box::new(HashSet::with_capacity_and_hasher(
+        capacity,
+        Default::default(),
+    ))
+}
+
+/// `numbers` with `number` inserted at `position`, exactly sized.
+fn inserted(numbers: &[i64], position: usize, number: i64) -> Box<[i64]> {
+    let mut grown = Vec::with_capacity(numbers.len() + 1);
+    grown.extend_from_slice(&numbers[..position]);
+    grown.push(number);
+    grown.extend_from_slice(&numbers[position..]);
+    grown.into_boxed_slice()
+}
+
+/// `numbers` without the one at `position`, exactly sized.
+fn removed(numbers: &[i64], position: usize) -> Box<[i64]> {
+    let mut shrunk = Vec::with_capacity(numbers.len() - 1);
+    shrunk.extend_from_slice(&numbers[..position]);
+    shrunk.extend_from_slice(&numbers[position + 1..]);
+    shrunk.into_boxed_slice()
+}
+
+/// A set's members in iteration order.
+pub enum SetIter<'a> {
+    Intset(std::slice::Iter<'a, i64>),
+    Listpack(PackIter<'a>),
+    Hashtable(indexmap::set::Iter<'a, CompactBytes>),
+}
+
+impl<'a> Iterator for SetIter<'a> {
+    type Item = Member<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Member<'a>> {
+        match self {
+            SetIter::Intset(numbers) => numbers.next().map(|n| Member::Int(*n)),
+            SetIter::Listpack(items) => items.next(),
+            SetIter::Hashtable(members) => members.next().map(|m| Member::Bytes(m)),
+        }
+    }
 }
 
 impl SetValue {
     /// An empty set that starts as an intset (the result of SINTERSTORE and its kin is built
     /// this way, member by member).
     pub fn empty() -> SetValue {
-        SetValue::Intset(Vec::new())
+        SetValue::Intset(Box::default())
     }
 
     /// An empty hashtable set (SUNION and SDIFF collect into one unless every input is an
@@ -101,10 +118,10 @@ impl SetValue {
     /// An empty set sized for `size_hint` members of which `first` is one, in the encoding
     /// Valkey creates for it (SADD passes its member count, duplicates included).
     pub fn for_first(first: Option<&[u8]>, size_hint: usize) -> SetValue {
-        if first.is_some_and(|m| parse_i64(m).is_some()) && size_hint <= SET_MAX_INTSET_ENTRIES {
-            SetValue::Intset(Vec::new())
-        } else if size_hint <= SET_MAX_LISTPACK_ENTRIES {
-            SetValue::Listpack(Vec::new())
+        if first.is_some_and(|m| parse_i64(m).is_some()) && size_hint <= set_max_intset_entries() {
+            SetValue::Intset(Box::default())
+        } else if size_hint <= set_max_listpack_entries() {
+            SetValue::Listpack(Pack::new())
         } else {
             SetValue::Hashtable(new_hashtable(size_hint))
         }
@@ -135,17 +152,18 @@ impl SetValue {
             SetValue::Intset(members) => {
                 parse_i64(member).is_some_and(|n| members.binary_search(&n).is_ok())
             }
-            SetValue::Listpack(members) => members.iter().any(|m| m.as_bytes() == member),
+            SetValue::Listpack(members) => members.position(member).is_some(),
             SetValue::Hashtable(members) => members.contains(member),
         }
     }
 
-    /// The member at `index` of the set's iteration order (`index < len`).
+    /// The member at `index` of the set's iteration order (`index < len`); O(index) for a
+    /// listpack, O(1) otherwise.
     #[inline]
     pub fn get(&self, index: usize) -> Member<'_> {
         match self {
             SetValue::Intset(members) => Member::Int(members[index]),
-            SetValue::Listpack(members) => Member::Bytes(&members[index]),
+            SetValue::Listpack(members) => members.get(index).expect("index below len"),
             SetValue::Hashtable(members) => {
                 Member::Bytes(members.get_index(index).expect("index below len"))
             }
@@ -153,8 +171,12 @@ impl SetValue {
     }
 
     /// Every member in iteration order: ascending for an intset, insertion order for a listpack.
-    pub fn iter(&self) -> impl Iterator<Item = Member<'_>> + '_ {
-        (0..self.len()).map(|index| self.get(index))
+    pub fn iter(&self) -> SetIter<'_> {
+        match self {
+            SetValue::Intset(members) => SetIter::Intset(members.iter()),
+            SetValue::Listpack(members) => SetIter::Listpack(members.iter()),
+            SetValue::Hashtable(members) => SetIter::Hashtable(members.iter()),
+        }
     }
 
     /// Adds a member; returns whether it was new. Converts upward when Valkey would.
@@ -165,21 +187,21 @@ impl SetValue {
                     let Err(position) = members.binary_search(&number) else {
                         return false;
                     };
-                    members.insert(position, number);
-                    if members.len() > SET_MAX_INTSET_ENTRIES {
+                    *members = inserted(members, position, number);
+                    if members.len() > set_max_intset_entries() {
                         self.convert_to_hashtable(0);
                     }
                     return true;
                 }
-                if members.len() < SET_MAX_LISTPACK_ENTRIES
-                    && member.len() <= SET_MAX_LISTPACK_VALUE
+                if members.len() < set_max_listpack_entries()
+                    && member.len() <= set_max_listpack_value()
                 {
-                    let mut list: Vec<CompactBytes> = Vec::with_capacity(members.len() + 1);
-                    for number in members.iter() {
-                        list.push(CompactBytes::new(format_i64(*number, &mut [0; 20])));
-                    }
-                    list.push(CompactBytes::new(member));
-                    *self = SetValue::Listpack(list);
+                    let texts: Vec<Vec<u8>> = members
+                        .iter()
+                        .map(|number| format_i64(*number, &mut [0; 20]).to_vec())
+                        .collect();
+                    let texts = texts.iter().map(Vec::as_slice);
+                    *self = SetValue::Listpack(Pack::from_items(texts.chain([member])));
                 } else {
                     self.convert_to_hashtable(1);
                     self.insert(member);
@@ -187,13 +209,13 @@ impl SetValue {
                 true
             }
             SetValue::Listpack(members) => {
-                if members.iter().any(|m| m.as_bytes() == member) {
+                if members.position(member).is_some() {
                     return false;
                 }
-                if members.len() < SET_MAX_LISTPACK_ENTRIES
-                    && member.len() <= SET_MAX_LISTPACK_VALUE
+                if members.len() < set_max_listpack_entries()
+                    && member.len() <= set_max_listpack_value()
                 {
-                    members.push(CompactBytes::new(member));
+                    members.push_back(member);
                 } else {
                     self.convert_to_hashtable(1);
                     self.insert(member);
@@ -223,29 +245,35 @@ impl SetValue {
             SetValue::Intset(members) => {
                 match parse_i64(member).and_then(|n| members.binary_search(&n).ok()) {
                     Some(position) => {
-                        members.remove(position);
+                        *members = removed(members, position);
                         true
                     }
                     None => false,
                 }
             }
-            SetValue::Listpack(members) => {
-                match members.iter().position(|m| m.as_bytes() == member) {
-                    Some(position) => {
-                        members.remove(position);
-                        true
-                    }
-                    None => false,
+            SetValue::Listpack(members) => match members.position(member) {
+                Some(position) => {
+                    members.remove(position);
+                    true
                 }
-            }
+                None => false,
+            },
             SetValue::Hashtable(members) => members.swap_remove(member),
         }
     }
 
     fn remove_index(&mut self, index: usize) -> Vec<u8> {
         match self {
-            SetValue::Intset(members) => format_i64(members.remove(index), &mut [0; 20]).to_vec(),
-            SetValue::Listpack(members) => members.remove(index).to_vec(),
+            SetValue::Intset(members) => {
+                let number = members[index];
+                *members = removed(members, index);
+                format_i64(number, &mut [0; 20]).to_vec()
+            }
+            SetValue::Listpack(members) => {
+                let member = members.get(index).expect("index below len").to_vec();
+                members.remove(index);
+                member
+            }
             SetValue::Hashtable(members) => members
                 .swap_remove_index(index)
                 .expect("index below len")
@@ -281,25 +309,31 @@ impl SetValue {
         for index in kept_order.iter() {
             keep[index] = true;
         }
-        let popped: Vec<Vec<u8>> = (0..len)
-            .filter(|&index| !keep[index])
-            .map(|index| self.get(index).to_vec())
+        let popped: Vec<Vec<u8>> = self
+            .iter()
+            .zip(&keep)
+            .filter(|(_, keep)| !**keep)
+            .map(|(member, _)| member.to_vec())
             .collect();
         let rebuilt = match self {
             SetValue::Listpack(members) => {
-                let mut index = 0;
-                members.retain(|_| {
-                    index += 1;
-                    keep[index - 1]
-                });
+                let kept: Vec<Vec<u8>> = members
+                    .iter()
+                    .zip(&keep)
+                    .filter(|(_, keep)| **keep)
+                    .map(|(member, _)| member.to_vec())
+                    .collect();
+                *members = Pack::from_items(kept.iter().map(Vec::as_slice));
                 return popped;
             }
             SetValue::Intset(members) => {
-                let mut index = 0;
-                members.retain(|_| {
-                    index += 1;
-                    keep[index - 1]
-                });
+                let kept: Vec<i64> = members
+                    .iter()
+                    .zip(&keep)
+                    .filter(|(_, keep)| **keep)
+                    .map(|(number, _)| *number)
+                    .collect();
+                *members = kept.into_boxed_slice();
                 return popped;
             }
             SetValue::Hashtable(_) => {
@@ -422,11 +456,11 @@ mod tests {
                 match value {
                     SetValue::Intset(numbers) => {
                         prop_assert!(numbers.windows(2).all(|w| w[0] < w[1]));
-                        prop_assert!(numbers.len() <= SET_MAX_INTSET_ENTRIES);
+                        prop_assert!(numbers.len() <= set_max_intset_entries());
                     }
                     SetValue::Listpack(list) => {
-                        prop_assert!(list.len() <= SET_MAX_LISTPACK_ENTRIES);
-                        prop_assert!(list.iter().all(|m| m.len() <= SET_MAX_LISTPACK_VALUE));
+                        prop_assert!(list.len() <= set_max_listpack_entries());
+                        prop_assert!(list.iter().all(|m| m.text_len() <= set_max_listpack_value()));
                     }
                     SetValue::Hashtable(_) => {}
                 }

@@ -3,7 +3,7 @@
 //! The table is open addressing over cache-line groups, built for few cache misses per lookup
 //! and for prefetching. A group is one 64-byte line: seven 1-byte tags (the top bits of the
 //! key's hash; 0 = empty) and seven pointers to buckets, each bucket one allocation holding the
-//! key and its entry. A lookup reads the key's home group, compares tags, and follows only
+//! entry and the key's bytes (see `bucket.rs`). A lookup reads the key's home group, compares tags, and follows only
 //! matching pointers: one line of the table and one bucket. Groups that were ever full when an
 //! insert passed them carry an overflow bit, and only then does a lookup go on to the next group;
 //! removal just empties the position.
@@ -19,6 +19,7 @@ use std::sync::LazyLock;
 use hashbrown::DefaultHashBuilder;
 use parking_lot::{Mutex, MutexGuard};
 
+use crate::bucket::{self, Tagged};
 use crate::bytes::CompactBytes;
 use crate::entry::Entry;
 
@@ -39,6 +40,13 @@ const GROUP_WIDTH: usize = 7;
 /// The tag word's eighth byte holds the overflow bit.
 const OVERFLOW_BIT: u64 = 1 << 56;
 
+/// The home group of `hash` among `groups`: the low 32 bits of the hash scaled to the count (the
+/// tag comes from the top bits, so the two stay independent).
+#[inline]
+fn home_group(hash: u64, groups: usize) -> usize {
+    (((hash & 0xFFFF_FFFF) * groups as u64) >> 32) as usize
+}
+
 #[inline]
 fn tag_of(hash: u64) -> u8 {
     (hash >> 57) as u8 | 0x80
@@ -48,7 +56,7 @@ fn tag_of(hash: u64) -> u8 {
 #[derive(Default)]
 struct Group {
     tags: AtomicU64,
-    buckets: [AtomicPtr<Bucket>; GROUP_WIDTH],
+    buckets: [AtomicPtr<Entry>; GROUP_WIDTH],
 }
 
 impl Group {
@@ -56,12 +64,6 @@ impl Group {
     fn tag(tags: u64, position: usize) -> u8 {
         (tags >> (position * 8)) as u8
     }
-}
-
-/// A key and its entry: one allocation.
-struct Bucket {
-    key: CompactBytes,
-    entry: Entry,
 }
 
 /// How a write treats the existing expiry.
@@ -108,25 +110,46 @@ impl SlotTable {
         self.volatile as usize
     }
 
+    /// The home group of a hash.
     #[inline]
-    fn mask(&self) -> usize {
-        self.groups.len().wrapping_sub(1)
+    fn home(&self, hash: u64) -> usize {
+        home_group(hash, self.groups.len())
     }
 
-    /// The bucket at a position.
+    /// The group after `group`, wrapping around.
     #[inline]
-    fn bucket(&self, (group, position): Position) -> &Bucket {
-        let pointer = self.groups[group].buckets[position].load(Ordering::Relaxed);
+    fn next_group(&self, group: usize) -> usize {
+        if group + 1 == self.groups.len() {
+            0
+        } else {
+            group + 1
+        }
+    }
+
+    #[inline]
+    fn tagged(&self, (group, position): Position) -> Tagged {
+        self.groups[group].buckets[position].load(Ordering::Relaxed)
+    }
+
+    /// The key at a position.
+    #[inline]
+    fn key_at(&self, position: Position) -> &[u8] {
         // SAFETY: a non-empty tag's pointer is a live bucket owned by this table, and `&self`
         // (under the slot lock) keeps it alive for the returned lifetime.
-        unsafe { &*pointer }
+        unsafe { bucket::key(self.tagged(position)) }
+    }
+
+    /// The entry at a position.
+    #[inline]
+    fn entry_at(&self, position: Position) -> &Entry {
+        // SAFETY: as in `key_at`; shared access for the shared borrow.
+        unsafe { bucket::entry(self.tagged(position)) }
     }
 
     #[inline]
-    fn bucket_mut(&mut self, (group, position): Position) -> &mut Bucket {
-        let pointer = self.groups[group].buckets[position].load(Ordering::Relaxed);
-        // SAFETY: as in `bucket`; `&mut self` makes the access exclusive.
-        unsafe { &mut *pointer }
+    fn entry_at_mut(&mut self, position: Position) -> &mut Entry {
+        // SAFETY: as in `key_at`; `&mut self` makes the access exclusive.
+        unsafe { bucket::entry(self.tagged(position)) }
     }
 
     #[inline]
@@ -135,67 +158,74 @@ impl SlotTable {
             return None;
         }
         let tag = tag_of(hash);
-        let mask = self.mask();
-        let mut group = hash as usize & mask;
+        let mut group = self.home(hash);
         for _ in 0..self.groups.len() {
             let tags = self.groups[group].tags.load(Ordering::Relaxed);
             for position in 0..GROUP_WIDTH {
-                if Group::tag(tags, position) == tag
-                    && self.bucket((group, position)).key.as_bytes() == key
-                {
+                if Group::tag(tags, position) == tag && self.key_at((group, position)) == key {
                     return Some((group, position));
                 }
             }
             if tags & OVERFLOW_BIT == 0 {
                 return None;
             }
-            group = (group + 1) & mask;
+            group = self.next_group(group);
         }
         None
     }
 
-    /// Takes the bucket out of a position.
-    fn take(&mut self, (group, position): Position) -> Box<Bucket> {
+    /// Takes the bucket out of a position; the caller owns it.
+    fn take(&mut self, (group, position): Position) -> Tagged {
         let slot = &self.groups[group];
-        let pointer = slot.buckets[position].swap(std::ptr::null_mut(), Ordering::Relaxed);
+        let tagged = slot.buckets[position].swap(std::ptr::null_mut(), Ordering::Relaxed);
         let tags = slot.tags.load(Ordering::Relaxed);
         slot.tags
             .store(tags & !(0xFF << (position * 8)), Ordering::Relaxed);
         self.len -= 1;
-        // SAFETY: the pointer came from `Box::into_raw` in `place` and is removed from the table
-        // here, so ownership returns to exactly one Box.
-        let bucket = unsafe { Box::from_raw(pointer) };
-        self.volatile -= u32::from(bucket.entry.expire_at_ms != 0);
-        bucket
+        // SAFETY: the pointer was live in the table until the swap above.
+        let volatile = unsafe { bucket::entry(tagged) }.expire_at_ms != 0;
+        self.volatile -= u32::from(volatile);
+        tagged
+    }
+
+    /// Removes and frees the bucket at a position, returning its entry.
+    fn take_entry(&mut self, position: Position) -> Entry {
+        let tagged = self.take(position);
+        // SAFETY: `take` handed over the only owner of a live bucket.
+        unsafe { bucket::free(tagged) }
     }
 
     /// Puts a bucket for a key known to be absent; grows first when needed.
-    fn place(&mut self, hash: u64, bucket: Box<Bucket>) {
+    fn place(&mut self, hash: u64, tagged: Tagged) {
         if (self.len as usize + 1) * 8 > self.groups.len() * GROUP_WIDTH * 7 {
             self.grow();
         }
-        self.volatile += u32::from(bucket.entry.expire_at_ms != 0);
+        // SAFETY: the caller hands over a live bucket.
+        let volatile = unsafe { bucket::entry(tagged) }.expire_at_ms != 0;
+        self.volatile += u32::from(volatile);
         self.len += 1;
         let tag = tag_of(hash);
-        let mask = self.mask();
-        let mut group = hash as usize & mask;
+        let mut group = self.home(hash);
         loop {
             let slot = &self.groups[group];
             let tags = slot.tags.load(Ordering::Relaxed);
             if let Some(position) = (0..GROUP_WIDTH).find(|&p| Group::tag(tags, p) == 0) {
-                slot.buckets[position].store(Box::into_raw(bucket), Ordering::Relaxed);
+                slot.buckets[position].store(tagged, Ordering::Relaxed);
                 slot.tags
                     .store(tags | u64::from(tag) << (position * 8), Ordering::Relaxed);
                 return;
             }
             slot.tags.store(tags | OVERFLOW_BIT, Ordering::Relaxed);
-            group = (group + 1) & mask;
+            group = self.next_group(group);
         }
     }
 
-    /// Doubles the groups (or makes the first one) and re-places every bucket.
+    /// Grows the groups by half (or makes the first one) and re-places every bucket. Growing by
+    /// half rather than doubling keeps the table between about 58% and 87% full, which is most
+    /// of its memory per key; any group count works, since the home group is found by range
+    /// reduction rather than by masking.
     fn grow(&mut self) {
-        let count = (self.groups.len() * 2).max(1);
+        let count = (self.groups.len() * 3).div_ceil(2).max(1);
         let old = std::mem::replace(
             &mut self.groups,
             (0..count).map(|_| Group::default()).collect(),
@@ -205,12 +235,12 @@ impl SlotTable {
         self.volatile = 0;
         for group in old.iter() {
             for position in 0..GROUP_WIDTH {
-                let pointer = group.buckets[position].load(Ordering::Relaxed);
-                if !pointer.is_null() {
+                let tagged = group.buckets[position].load(Ordering::Relaxed);
+                if !tagged.is_null() {
                     // SAFETY: each live pointer is owned by the old groups, which are dropped
                     // right after without freeing buckets (Group has no Drop).
-                    let bucket = unsafe { Box::from_raw(pointer) };
-                    self.place(key_hash(&bucket.key), bucket);
+                    let hash = key_hash(unsafe { bucket::key(tagged) });
+                    self.place(hash, tagged);
                 }
             }
         }
@@ -220,10 +250,10 @@ impl SlotTable {
     fn free_all(&mut self) {
         for group in self.groups.iter() {
             for position in 0..GROUP_WIDTH {
-                let pointer = group.buckets[position].swap(std::ptr::null_mut(), Ordering::Relaxed);
-                if !pointer.is_null() {
+                let tagged = group.buckets[position].swap(std::ptr::null_mut(), Ordering::Relaxed);
+                if !tagged.is_null() {
                     // SAFETY: owned live bucket, freed once (the pointer is cleared above).
-                    drop(unsafe { Box::from_raw(pointer) });
+                    drop(unsafe { bucket::free(tagged) });
                 }
             }
         }
@@ -233,19 +263,19 @@ impl SlotTable {
     #[inline]
     pub fn get(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
         let position = self.find(key_hash(key), key)?;
-        if self.bucket(position).entry.is_expired(now_ms) {
-            drop(self.take(position));
+        if self.entry_at(position).is_expired(now_ms) {
+            drop(self.take_entry(position));
             EXPIRED_KEYS.fetch_add(1, Ordering::Relaxed);
             return None;
         }
-        Some(&mut self.bucket_mut(position).entry)
+        Some(self.entry_at_mut(position))
     }
 
     /// Looks up an entry without the expiry check, for a command that already looked the key up
     /// with [`SlotTable::get`] under the same lock and now needs shared access to several keys.
     pub fn peek(&self, key: &[u8]) -> Option<&Entry> {
         let position = self.find(key_hash(key), key)?;
-        Some(&self.bucket(position).entry)
+        Some(self.entry_at(position))
     }
 
     /// Whether a live entry exists (expired entries are removed).
@@ -259,7 +289,7 @@ impl SlotTable {
         let hash = key_hash(key);
         match self.find(hash, key) {
             Some(position) => {
-                let old_expire = self.bucket(position).entry.expire_at_ms;
+                let old_expire = self.entry_at(position).expire_at_ms;
                 entry.expire_at_ms = match expire {
                     ExpireUpdate::Clear => 0,
                     ExpireUpdate::Keep => old_expire,
@@ -267,18 +297,14 @@ impl SlotTable {
                 };
                 self.volatile =
                     self.volatile + u32::from(entry.expire_at_ms != 0) - u32::from(old_expire != 0);
-                Some(std::mem::replace(
-                    &mut self.bucket_mut(position).entry,
-                    entry,
-                ))
+                Some(std::mem::replace(self.entry_at_mut(position), entry))
             }
             None => {
                 entry.expire_at_ms = match expire {
                     ExpireUpdate::At(at) => at,
                     _ => 0,
                 };
-                let key = CompactBytes::new(key);
-                self.place(hash, Box::new(Bucket { key, entry }));
+                self.place(hash, bucket::new(key, entry));
                 None
             }
         }
@@ -291,14 +317,14 @@ impl SlotTable {
     /// Removes and returns an entry together with its stored key (RENAME, MOVE).
     pub fn remove_entry(&mut self, key: &[u8]) -> Option<(CompactBytes, Entry)> {
         let position = self.find(key_hash(key), key)?;
-        let bucket = self.take(position);
-        Some((bucket.key, bucket.entry))
+        let stored = CompactBytes::new(self.key_at(position));
+        Some((stored, self.take_entry(position)))
     }
 
     /// Puts back an entry with its key and expiry as they are (RENAME, MOVE, COPY).
     pub fn insert_entry(&mut self, key: CompactBytes, entry: Entry) -> Option<Entry> {
         let old = self.remove(&key);
-        self.place(key_hash(&key), Box::new(Bucket { key, entry }));
+        self.place(key_hash(&key), bucket::new(&key, entry));
         old
     }
 
@@ -308,7 +334,7 @@ impl SlotTable {
             return false;
         };
         let new = at_ms.unwrap_or(0);
-        let entry = &mut self.bucket_mut(position).entry;
+        let entry = self.entry_at_mut(position);
         let old = entry.expire_at_ms;
         entry.expire_at_ms = new;
         self.volatile = self.volatile + u32::from(new != 0) - u32::from(old != 0);
@@ -325,10 +351,8 @@ impl SlotTable {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &Entry)> {
-        self.positions().map(|position| {
-            let bucket = self.bucket(position);
-            (bucket.key.as_bytes(), &bucket.entry)
-        })
+        self.positions()
+            .map(|position| (self.key_at(position), self.entry_at(position)))
     }
 
     /// The `index`-th entry in table order (RANDOMKEY); O(index).
@@ -351,10 +375,10 @@ impl SlotTable {
         let checked = self.volatile as usize;
         let expired: Vec<Position> = self
             .positions()
-            .filter(|&position| self.bucket(position).entry.is_expired(now_ms))
+            .filter(|&position| self.entry_at(position).is_expired(now_ms))
             .collect();
         for &position in &expired {
-            drop(self.take(position));
+            drop(self.take_entry(position));
         }
         EXPIRED_KEYS.fetch_add(expired.len() as u64, Ordering::Relaxed);
         (checked, expired.len())
@@ -370,7 +394,7 @@ pub struct Slot {
     keys: AtomicU32,
     volatile: AtomicU32,
     groups_hint: AtomicPtr<u8>,
-    mask_hint: AtomicUsize,
+    groups_hint_len: AtomicUsize,
 }
 
 impl Slot {
@@ -412,12 +436,14 @@ impl Slot {
         if table.groups.is_empty() {
             return;
         }
-        let group = &table.groups[hash as usize & table.mask()];
+        let group = &table.groups[table.home(hash)];
         let tags = group.tags.load(Ordering::Relaxed);
         let tag = tag_of(hash);
         for position in 0..GROUP_WIDTH {
             if Group::tag(tags, position) == tag {
-                prefetch(group.buckets[position].load(Ordering::Relaxed) as *const u8);
+                prefetch(bucket::address(
+                    group.buckets[position].load(Ordering::Relaxed),
+                ));
             }
         }
     }
@@ -430,7 +456,7 @@ impl Slot {
         if groups.is_null() {
             return;
         }
-        let group = hash as usize & self.mask_hint.load(Ordering::Relaxed);
+        let group = home_group(hash, self.groups_hint_len.load(Ordering::Relaxed));
         prefetch(groups.wrapping_add(group * std::mem::size_of::<Group>()));
     }
 }
@@ -474,7 +500,8 @@ impl Drop for SlotGuard<'_> {
         slot.volatile.store(self.table.volatile, Ordering::Relaxed);
         slot.groups_hint
             .store(self.table.groups.as_ptr() as *mut u8, Ordering::Relaxed);
-        slot.mask_hint.store(self.table.mask(), Ordering::Relaxed);
+        slot.groups_hint_len
+            .store(self.table.groups.len(), Ordering::Relaxed);
     }
 }
 

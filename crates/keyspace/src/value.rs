@@ -3,13 +3,15 @@
 //! Strings come in Valkey's three encodings, kept because `OBJECT ENCODING` reports them and
 //! clients' tests look at them: `int` (the text is a canonical 64-bit integer, stored as one),
 //! `embstr` (short, written whole) and `raw` (long, or grown in place by APPEND/SETRANGE).
-//! Sets and their encodings are in `set.rs`, lists in `list.rs`, hashes in `hash.rs`.
+//! Sets and their encodings are in `set.rs`, lists in `list.rs`, sorted sets in `zset.rs`,
+//! hashes in `hash.rs`.
 
 use crate::bytes::CompactBytes;
 use crate::hash::HashValue;
 use crate::list::ListValue;
 use crate::num::{format_i64, parse_i64};
 use crate::set::SetValue;
+use crate::zset::ZSetValue;
 
 /// The longest text stored as `int`.
 const INT_TEXT_MAX: usize = 20;
@@ -22,12 +24,13 @@ const EMBED_BUDGET_BYTES: usize = 113;
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     Str(StrValue),
-    /// Boxed: a set is much larger than a string, and every entry is as large as the largest
-    /// variant.
-    Set(Box<SetValue>),
-    /// Boxed for the same reason.
-    List(Box<ListValue>),
-    /// Not boxed: a small hash is one pack, and its large form boxes itself.
+    /// Not boxed: a small set is one packed allocation, a large one boxes its table itself.
+    Set(SetValue),
+    /// Not boxed either: a small list is one pack, a large one boxes its deque.
+    List(ListValue),
+    /// Not boxed: a small sorted set is one pack, a large one boxes its index itself.
+    ZSet(ZSetValue),
+    /// Not boxed: a small hash is one pack, a large one boxes its table itself.
     Hash(HashValue),
 }
 
@@ -45,6 +48,7 @@ impl Value {
             Value::Str(_) => "string",
             Value::Set(_) => "set",
             Value::List(_) => "list",
+            Value::ZSet(_) => "zset",
             Value::Hash(_) => "hash",
         }
     }
@@ -57,6 +61,7 @@ impl Value {
             Value::Str(StrValue::Raw(_)) => "raw",
             Value::Set(set) => set.encoding_name(),
             Value::List(list) => list.encoding_name(),
+            Value::ZSet(zset) => zset.encoding_name(),
             Value::Hash(hash) => hash.encoding_name(),
         }
     }
@@ -77,28 +82,42 @@ impl Value {
 
     pub fn as_set(&self) -> Option<&SetValue> {
         match self {
-            Value::Set(value) => Some(&**value),
+            Value::Set(value) => Some(value),
             _ => None,
         }
     }
 
     pub fn as_set_mut(&mut self) -> Option<&mut SetValue> {
         match self {
-            Value::Set(value) => Some(&mut **value),
+            Value::Set(value) => Some(value),
             _ => None,
         }
     }
 
     pub fn as_list(&self) -> Option<&ListValue> {
         match self {
-            Value::List(value) => Some(&**value),
+            Value::List(value) => Some(value),
             _ => None,
         }
     }
 
     pub fn as_list_mut(&mut self) -> Option<&mut ListValue> {
         match self {
-            Value::List(value) => Some(&mut **value),
+            Value::List(value) => Some(value),
+            _ => None,
+        }
+    }
+
+    pub fn as_zset(&self) -> Option<&ZSetValue> {
+        match self {
+            Value::ZSet(value) => Some(value),
+            _ => None,
+        }
+    }
+
+    pub fn as_zset_mut(&mut self) -> Option<&mut ZSetValue> {
+        match self {
+            Value::ZSet(value) => Some(value),
             _ => None,
         }
     }

@@ -40,6 +40,8 @@ pub struct ClientShared {
     pub query_buffer_bytes: AtomicU64,
     pub output_bytes: AtomicU64,
     pub monitor: AtomicBool,
+    /// Waiting in a blocking command (CLIENT LIST flag `b`).
+    pub blocked: AtomicBool,
     pub no_evict: AtomicBool,
     pub no_touch: AtomicBool,
     pub closing: AtomicBool,
@@ -74,6 +76,7 @@ impl ClientShared {
             query_buffer_bytes: AtomicU64::new(0),
             output_bytes: AtomicU64::new(0),
             monitor: AtomicBool::new(false),
+            blocked: AtomicBool::new(false),
             no_evict: AtomicBool::new(false),
             no_touch: AtomicBool::new(false),
             closing: AtomicBool::new(false),
@@ -92,6 +95,12 @@ pub struct ClientState {
     /// Set by QUIT, a protocol error or CLIENT KILL of itself: close once the replies are out.
     pub close_after_reply: bool,
     pub monitor: bool,
+    /// Set by a blocking command that made the client wait: until when (u64::MAX: no limit).
+    pub blocked_until: Option<u64>,
+    /// The command runs on behalf of a waiting client, to serve it (see `blocking`).
+    pub serving: bool,
+    /// Set by a blocking command run with `serving`: it answered.
+    pub served: bool,
 }
 
 impl ClientState {
@@ -105,6 +114,9 @@ impl ClientState {
             no_touch: false,
             close_after_reply: false,
             monitor: false,
+            blocked_until: None,
+            serving: false,
+            served: false,
         }
     }
 

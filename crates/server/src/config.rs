@@ -82,6 +82,48 @@ directives! {
     TcpBacklog: "tcp-backlog", Kind::Int { min: 0, max: I32_MAX, memory: false }, "511", false;
     Dir: "dir", Kind::Text, "", true;
     Pidfile: "pidfile", Kind::Text, "", false;
+    HashMaxListpackEntries: "hash-max-listpack-entries" | "hash-max-ziplist-entries", Kind::Int { min: 0, max: i64::MAX, memory: false }, "512", true;
+    HashMaxListpackValue: "hash-max-listpack-value" | "hash-max-ziplist-value", Kind::Int { min: 0, max: i64::MAX, memory: false }, "64", true;
+    SetMaxIntsetEntries: "set-max-intset-entries", Kind::Int { min: 0, max: i64::MAX, memory: false }, "512", true;
+    SetMaxListpackEntries: "set-max-listpack-entries", Kind::Int { min: 0, max: i64::MAX, memory: false }, "128", true;
+    SetMaxListpackValue: "set-max-listpack-value", Kind::Int { min: 0, max: i64::MAX, memory: false }, "64", true;
+    ZsetMaxListpackEntries: "zset-max-listpack-entries" | "zset-max-ziplist-entries", Kind::Int { min: 0, max: i64::MAX, memory: false }, "128", true;
+    ZsetMaxListpackValue: "zset-max-listpack-value" | "zset-max-ziplist-value", Kind::Int { min: 0, max: i64::MAX, memory: false }, "64", true;
+    ListMaxListpackSize: "list-max-listpack-size" | "list-max-ziplist-size", Kind::Int { min: i32::MIN as i64, max: I32_MAX, memory: false }, "-2", true;
+}
+
+/// Copies an encoding threshold to the keyspace, which reads it on every write that grows a
+/// collection.
+fn publish_threshold(index: usize, value: i64) {
+    use tern_keyspace::limits;
+    let size = value.max(0) as usize;
+    match index {
+        i if i == Directive::HashMaxListpackEntries as usize => {
+            limits::set_hash_max_listpack_entries(size)
+        }
+        i if i == Directive::HashMaxListpackValue as usize => {
+            limits::set_hash_max_listpack_value(size)
+        }
+        i if i == Directive::SetMaxIntsetEntries as usize => {
+            limits::set_set_max_intset_entries(size)
+        }
+        i if i == Directive::SetMaxListpackEntries as usize => {
+            limits::set_set_max_listpack_entries(size)
+        }
+        i if i == Directive::SetMaxListpackValue as usize => {
+            limits::set_set_max_listpack_value(size)
+        }
+        i if i == Directive::ZsetMaxListpackEntries as usize => {
+            limits::set_zset_max_listpack_entries(size)
+        }
+        i if i == Directive::ZsetMaxListpackValue as usize => {
+            limits::set_zset_max_listpack_value(size)
+        }
+        i if i == Directive::ListMaxListpackSize as usize => {
+            limits::set_list_max_listpack_size(value)
+        }
+        _ => {}
+    }
 }
 
 /// The running configuration.
@@ -323,6 +365,7 @@ impl Config {
             Kind::Text => *self.texts[index].write() = text.to_string(),
             Kind::Special(check) => *self.texts[index].write() = check(text)?,
         }
+        publish_threshold(index, self.numbers[index].load(Ordering::Relaxed));
         if index == Directive::ClientOutputBufferLimit as usize {
             *self.output_limits.write() =
                 parse_output_limits(&self.texts[index].read(), OutputLimits::default_limits())?;

@@ -41,6 +41,8 @@ pub enum WorkerMessage {
     Monitor(u64, Arc<[u8]>),
     /// CLIENT UNPAUSE or a pause's end: re-run held commands.
     Unpause,
+    /// A waiting client's wait is over: its reply, then it runs commands again.
+    Unblocked(u64, Vec<u8>),
 }
 
 pub struct WorkerHandle {
@@ -132,6 +134,7 @@ pub struct Server {
     pub monitors: Mutex<Vec<(usize, u64)>>,
     pub monitor_count: AtomicUsize,
     pub pause: Pause,
+    pub blocking: crate::blocking::Blocking,
     pub shutdown: AtomicBool,
     /// Whether the active expiry cycle runs (DEBUG SET-ACTIVE-EXPIRE).
     pub active_expire: AtomicBool,
@@ -194,6 +197,7 @@ impl Server {
             monitors: Mutex::new(Vec::new()),
             monitor_count: AtomicUsize::new(0),
             pause: Pause::default(),
+            blocking: Default::default(),
             shutdown: AtomicBool::new(false),
             active_expire: AtomicBool::new(true),
             started: Instant::now(),

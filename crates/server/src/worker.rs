@@ -5,6 +5,8 @@
 //! replies with one write call. Between events the worker runs its share of the periodic work:
 //! active expiry over its slots, idle client timeouts, releasing clients held by CLIENT PAUSE.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::io::{ErrorKind, Read, Write};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -42,6 +44,8 @@ pub struct WorkerLocal {
     /// Commands run since the statistics were last published: (command index, µs, failed).
     /// Published once per read batch, so the statistics lock is taken once per batch.
     calls: Vec<(usize, u64, bool)>,
+    /// Keys written while clients wait, to serve once the writing command is done.
+    pub ready_keys: Vec<(usize, Box<[u8]>)>,
     /// A cycle-counter clock: timing a command costs two counter reads, not two system calls.
     clock: quanta::Clock,
 }
@@ -96,12 +100,16 @@ pub struct Worker {
     /// Connections with replies to write once this loop iteration has read everything ready:
     /// replies go out together, after all the reading, so clients are woken fewer times.
     to_flush: Vec<usize>,
+    /// When waits of this worker's blocked clients end: (deadline ms, client id), soonest first.
+    wait_deadlines: BinaryHeap<Reverse<(u64, u64)>>,
 }
 
 /// What running one command did to the connection's input.
 enum Outcome {
     Consumed,
     Held,
+    /// Consumed, and the client now waits (a blocking command).
+    Blocked,
 }
 
 impl Worker {
@@ -118,18 +126,20 @@ impl Worker {
                 keyspace_hits: 0,
                 keyspace_misses: 0,
                 calls: Vec::with_capacity(64),
+                ready_keys: Vec::new(),
                 clock: quanta::Clock::new(),
             },
             expire: ExpireCycle::new(id),
             next_cron: Instant::now(),
             to_flush: Vec::new(),
+            wait_deadlines: BinaryHeap::new(),
         }
     }
 
     pub fn run(mut self) {
         let mut events = Events::with_capacity(1024);
         loop {
-            let timeout = self.next_cron.saturating_duration_since(Instant::now());
+            let timeout = self.poll_timeout();
             if let Err(error) = self.poll.poll(&mut events, Some(timeout)) {
                 if error.kind() != ErrorKind::Interrupted {
                     crate::warning!("Worker {} poll failed: {error}", self.local.id);
@@ -148,6 +158,7 @@ impl Worker {
                     }
                 }
             }
+            self.end_expired_waits();
             self.flush_pending();
             if self.server.shutdown.load(Ordering::Relaxed) {
                 self.close_all();
@@ -179,8 +190,69 @@ impl Worker {
                     }
                 }
                 WorkerMessage::Unpause => self.resume_held(),
+                WorkerMessage::Unblocked(client_id, reply) => {
+                    self.resume_unblocked(client_id, reply)
+                }
             }
         }
+    }
+
+    /// How long the next poll may sleep: until the periodic work, or the next wait's end.
+    fn poll_timeout(&self) -> Duration {
+        let now = Instant::now();
+        let until_cron = self.next_cron.saturating_duration_since(now);
+        match self.wait_deadlines.peek() {
+            Some(Reverse((deadline_ms, _))) => {
+                // A wait ends once the clock is past its deadline, as in Valkey.
+                let until_deadline = (deadline_ms + 1).saturating_sub(unix_ms());
+                until_cron.min(Duration::from_millis(until_deadline))
+            }
+            None => until_cron,
+        }
+    }
+
+    /// Ends the waits whose time is up. A wait already served meanwhile is left alone: its
+    /// reply is on the way.
+    fn end_expired_waits(&mut self) {
+        let Some(Reverse((first, _))) = self.wait_deadlines.peek() else {
+            return;
+        };
+        let now_ms = unix_ms();
+        if *first >= now_ms {
+            return;
+        }
+        while let Some(&Reverse((deadline_ms, client_id))) = self.wait_deadlines.peek() {
+            if deadline_ms >= now_ms {
+                break;
+            }
+            self.wait_deadlines.pop();
+            let still_waiting = self
+                .by_client_id
+                .get(&client_id)
+                .and_then(|&index| self.conns[index].as_ref())
+                .is_some_and(|conn| conn.state.blocked_until == Some(deadline_ms));
+            if still_waiting {
+                let server = self.server.clone();
+                server
+                    .blocking
+                    .unblock(&server, client_id, crate::blocking::Unblock::Timeout);
+            }
+        }
+    }
+
+    /// A waiting client got its reply: send it, then run what it sent meanwhile.
+    fn resume_unblocked(&mut self, client_id: u64, reply: Vec<u8>) {
+        let Some(&index) = self.by_client_id.get(&client_id) else {
+            return;
+        };
+        let Some(conn) = self.conns[index].as_mut() else {
+            return;
+        };
+        conn.state.blocked_until = None;
+        conn.state.shared.blocked.store(false, Ordering::Relaxed);
+        conn.write_buffer.extend_from_slice(&reply);
+        self.process_input(index);
+        self.to_flush.push(index);
     }
 
     fn adopt(&mut self, mut stream: TcpStream, addr: std::net::SocketAddr, id: u64) {
@@ -238,6 +310,9 @@ impl Worker {
         };
         let _ = self.poll.registry().deregister(&mut conn.stream);
         let id = conn.state.id();
+        if conn.state.blocked_until.is_some() {
+            self.server.blocking.forget(id);
+        }
         self.by_client_id.remove(&id);
         self.server.clients.lock().remove(&id);
         if conn.state.monitor {
@@ -320,6 +395,9 @@ impl Worker {
         let Some(conn) = self.conns[index].as_mut() else {
             return;
         };
+        if conn.state.blocked_until.is_some() {
+            return;
+        }
         let bulk_bytes_max = server.config.int(Directive::ProtoMaxBulkLen);
         let Conn {
             parser,
@@ -361,6 +439,16 @@ impl Worker {
                         }
                         Outcome::Held => {
                             *held = true;
+                            break;
+                        }
+                        Outcome::Blocked => {
+                            *read_pos += consumed;
+                            commands += 1;
+                            state.shared.blocked.store(true, Ordering::Relaxed);
+                            let deadline_ms = state.blocked_until.unwrap_or(u64::MAX);
+                            if deadline_ms != u64::MAX {
+                                self.wait_deadlines.push(Reverse((deadline_ms, state.id())));
+                            }
                             break;
                         }
                     }
@@ -724,6 +812,12 @@ fn run_command(
             .count_error(&out[reply_start..]);
     }
     local.calls.push((command.index, elapsed_us, failed));
+    if state.blocked_until.is_some() {
+        return Outcome::Blocked;
+    }
+    if command.flags.write {
+        crate::blocking::after_write(server, local, command, state.db, &request, now_ms);
+    }
     Outcome::Consumed
 }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use tern_resp::Request;
 
 use super::{parse_i64, write_help, Ctx, SYNTAX_ERROR};
+use crate::blocking::Unblock;
 use crate::client::{ClientShared, ReplyMode};
 use crate::server::{Server, WorkerMessage};
 
@@ -76,6 +77,9 @@ pub fn describe(server: &Server, client: &ClientShared, now_ms: u64) -> String {
     let mut flags = String::new();
     if client.monitor.load(Ordering::Relaxed) {
         flags.push('O');
+    }
+    if client.blocked.load(Ordering::Relaxed) {
+        flags.push('b');
     }
     if client.closing.load(Ordering::Relaxed) {
         flags.push('A');
@@ -421,4 +425,23 @@ pub fn help(ctx: &mut Ctx<'_>, _request: &Request<'_>) {
             "    This text.",
         ],
     );
+}
+
+/// CLIENT UNBLOCK client-id [TIMEOUT|ERROR]
+pub fn unblock(ctx: &mut Ctx<'_>, request: &Request<'_>) {
+    let Some(id) = super::parse_i64(request.arg(2)) else {
+        return ctx.reply.error(super::NOT_AN_INTEGER);
+    };
+    let how = match request.get(3) {
+        None => Unblock::Timeout,
+        Some(reason) if reason.eq_ignore_ascii_case(b"TIMEOUT") => Unblock::Timeout,
+        Some(reason) if reason.eq_ignore_ascii_case(b"ERROR") => Unblock::Error,
+        Some(_) => {
+            return ctx
+                .reply
+                .error(b"ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+        }
+    };
+    let unblocked = ctx.server.blocking.unblock(ctx.server, id as u64, how);
+    ctx.reply.int(i64::from(unblocked));
 }

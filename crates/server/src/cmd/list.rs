@@ -1,6 +1,7 @@
 //! The list commands: pushes (LPUSH, RPUSH, LPUSHX, RPUSHX), pops (LPOP, RPOP, LMPOP), reads
 //! (LLEN, LRANGE, LINDEX, LPOS), edits (LSET, LINSERT, LREM, LTRIM) and moves (LMOVE,
-//! RPOPLPUSH). The blocking forms are not implemented.
+//! RPOPLPUSH), and the blocking forms (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP), which share
+//! the bodies of their non-blocking forms and wait through `crate::blocking`.
 //!
 //! Arguments are checked in the order Valkey checks them, since that decides which error (or
 //! which empty reply) a client sees when several things are wrong. A list emptied by a command
@@ -12,6 +13,8 @@ use tern_keyspace::{
     ListValue, SlotGuard, Value,
 };
 use tern_resp::Request;
+
+use crate::blocking;
 
 use super::{parse_i64, Ctx, NOT_AN_INTEGER, SYNTAX_ERROR, WRONGTYPE};
 
@@ -67,7 +70,7 @@ fn after_removal(table: &mut SlotGuard<'_>, key: &[u8], now_ms: u64) {
 }
 
 fn new_list_entry(list: ListValue, now_ms: u64) -> Entry {
-    Entry::new(Value::List(Box::new(list)), now_ms)
+    Entry::new(Value::List(list), now_ms)
 }
 
 /// Looks a key up for reading. Ok(None) when missing; Err after a WRONGTYPE reply.
@@ -89,7 +92,7 @@ fn push_generic(ctx: &mut Ctx<'_>, request: &Request<'_>, end: End, only_existin
     match table.get(key, now_ms) {
         Some(entry) => match entry.value.as_list_mut() {
             Some(list) => {
-                list.prepare_growth(growth);
+                list.prepare_growth(growth, elements.len());
                 for element in elements.iter() {
                     push(list, end, element);
                 }
@@ -100,7 +103,7 @@ fn push_generic(ctx: &mut Ctx<'_>, request: &Request<'_>, end: End, only_existin
         None if only_existing => ctx.reply.int(0),
         None => {
             let mut list = ListValue::new();
-            list.prepare_growth(growth);
+            list.prepare_growth(growth, elements.len());
             for element in elements.iter() {
                 push(&mut list, end, element);
             }
@@ -210,7 +213,7 @@ pub fn lrange(ctx: &mut Ctx<'_>, request: &Request<'_>) {
             Some((start, stop)) => {
                 ctx.reply.array(stop - start + 1);
                 for element in list.range(start, stop) {
-                    ctx.reply.bulk(element);
+                    ctx.reply.bulk(element.bytes(&mut [0; 20]));
                 }
             }
         },
@@ -232,7 +235,7 @@ pub fn lindex(ctx: &mut Ctx<'_>, request: &Request<'_>) {
         return ctx.reply.error(NOT_AN_INTEGER);
     };
     match list.resolve_index(index).and_then(|i| list.get(i)) {
-        Some(element) => ctx.reply.bulk(element),
+        Some(element) => ctx.reply.bulk(element.bytes(&mut [0; 20])),
         None => ctx.reply.null(),
     }
 }
@@ -253,7 +256,7 @@ pub fn lset(ctx: &mut Ctx<'_>, request: &Request<'_>) {
         return ctx.reply.error(NOT_AN_INTEGER);
     };
     // Valkey makes the growth check before it knows whether the index is valid.
-    list.prepare_growth(argument_growth(element));
+    list.prepare_growth(argument_growth(element), 1);
     match list.resolve_index(index) {
         Some(index) => {
             list.set(index, element);
@@ -282,7 +285,7 @@ pub fn linsert(ctx: &mut Ctx<'_>, request: &Request<'_>) {
         return ctx.reply.error(WRONGTYPE);
     };
     // As in Valkey, the growth check comes before the pivot is searched for.
-    list.prepare_growth(argument_growth(element));
+    list.prepare_growth(argument_growth(element), 1);
     match list.position(pivot) {
         Some(index) => {
             list.insert(index + usize::from(after), element);
@@ -389,9 +392,10 @@ pub fn lpos(ctx: &mut Ctx<'_>, request: &Request<'_>) {
     let scan = if maxlen == 0 { len } else { maxlen.min(len) };
     let mut matches: u64 = 0;
     let mut found: Vec<usize> = Vec::new();
+    let elements = list.indexed();
     for offset in 0..scan {
         let position = if from_head { offset } else { len - 1 - offset };
-        if list.get(position) != Some(target) {
+        if !elements.get(position).eq_bytes(target) {
             continue;
         }
         matches += 1;
@@ -422,18 +426,31 @@ pub fn lpos(ctx: &mut Ctx<'_>, request: &Request<'_>) {
 
 /// The shared body of LMOVE and RPOPLPUSH.
 fn move_generic(ctx: &mut Ctx<'_>, source: &[u8], destination: &[u8], from: End, to: End) {
+    if !try_move(ctx, source, destination, from, to) {
+        ctx.reply.null();
+    }
+}
+
+/// Moves an element when `source` exists; false, with no reply, when it does not.
+fn try_move(ctx: &mut Ctx<'_>, source: &[u8], destination: &[u8], from: End, to: End) -> bool {
     let now_ms = ctx.now_ms;
     let db = ctx.db();
     let mut guards = db.lock_keys([source, destination]);
     match find_guard(&mut guards, source).get(source, now_ms) {
-        None => return ctx.reply.null(),
-        Some(entry) if entry.value.as_list().is_none() => return ctx.reply.error(WRONGTYPE),
+        None => return false,
+        Some(entry) if entry.value.as_list().is_none() => {
+            ctx.reply.error(WRONGTYPE);
+            return true;
+        }
         Some(_) => {}
     }
     let destination_exists = match find_guard(&mut guards, destination).get(destination, now_ms) {
         None => false,
         Some(entry) if entry.value.as_list().is_some() => true,
-        Some(_) => return ctx.reply.error(WRONGTYPE),
+        Some(_) => {
+            ctx.reply.error(WRONGTYPE);
+            return true;
+        }
     };
     let table = find_guard(&mut guards, source);
     let list = table
@@ -442,10 +459,11 @@ fn move_generic(ctx: &mut Ctx<'_>, source: &[u8], destination: &[u8], from: End,
         .expect("checked above");
     let element = pop(list, from).expect("stored lists are never empty");
     if source == destination {
-        list.prepare_growth(moved_growth(&element));
+        list.prepare_growth(moved_growth(&element), 1);
         push(list, to, &element);
         list.after_shrink();
-        return ctx.reply.bulk(&element);
+        ctx.reply.bulk(&element);
+        return true;
     }
     after_removal(table, source, now_ms);
     let table = find_guard(&mut guards, destination);
@@ -454,11 +472,11 @@ fn move_generic(ctx: &mut Ctx<'_>, source: &[u8], destination: &[u8], from: End,
             .get(destination, now_ms)
             .and_then(|e| e.value.as_list_mut())
             .expect("checked above");
-        list.prepare_growth(moved_growth(&element));
+        list.prepare_growth(moved_growth(&element), 1);
         push(list, to, &element);
     } else {
         let mut list = ListValue::new();
-        list.prepare_growth(moved_growth(&element));
+        list.prepare_growth(moved_growth(&element), 1);
         push(&mut list, to, &element);
         table.insert(
             destination,
@@ -467,6 +485,7 @@ fn move_generic(ctx: &mut Ctx<'_>, source: &[u8], destination: &[u8], from: End,
         );
     }
     ctx.reply.bulk(&element);
+    true
 }
 
 /// LMOVE source destination LEFT|RIGHT LEFT|RIGHT
@@ -484,17 +503,45 @@ pub fn rpoplpush(ctx: &mut Ctx<'_>, request: &Request<'_>) {
 
 /// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]
 pub fn lmpop(ctx: &mut Ctx<'_>, request: &Request<'_>) {
-    let numkeys = match parse_i64(request.arg(1)) {
-        Some(n) if n >= 1 => n as u64,
-        _ => return ctx.reply.error(b"ERR numkeys should be greater than 0"),
+    let Some(pop) = parse_mpop(ctx, request, 1) else {
+        return;
     };
-    let where_index = 2 + numkeys;
+    if !try_pop_first(
+        ctx,
+        &request.tail(2).head(pop.keys),
+        pop.end,
+        Some(pop.count),
+    ) {
+        ctx.reply.null_array();
+    }
+}
+
+/// The arguments of LMPOP and BLMPOP from `numkeys` on.
+struct MultiPop {
+    keys: usize,
+    end: End,
+    count: usize,
+}
+
+/// Parses `numkeys key [key ...] LEFT|RIGHT [COUNT count]` from `numkeys_index`; None after an
+/// error reply.
+fn parse_mpop(ctx: &mut Ctx<'_>, request: &Request<'_>, numkeys_index: usize) -> Option<MultiPop> {
+    let numkeys = match parse_i64(request.arg(numkeys_index)) {
+        Some(n) if n >= 1 => n as u64,
+        _ => {
+            ctx.reply.error(b"ERR numkeys should be greater than 0");
+            return None;
+        }
+    };
+    let where_index = numkeys_index as u64 + 1 + numkeys;
     if where_index >= request.len() as u64 {
-        return ctx.reply.error(SYNTAX_ERROR);
+        ctx.reply.error(SYNTAX_ERROR);
+        return None;
     }
     let where_index = where_index as usize;
     let Some(end) = parse_end(request.arg(where_index)) else {
-        return ctx.reply.error(SYNTAX_ERROR);
+        ctx.reply.error(SYNTAX_ERROR);
+        return None;
     };
     let mut count: Option<usize> = None;
     let mut index = where_index + 1;
@@ -504,15 +551,27 @@ pub fn lmpop(ctx: &mut Ctx<'_>, request: &Request<'_>) {
             index += 1;
             count = match parse_i64(request.arg(index)) {
                 Some(n) if n >= 1 => Some(n as usize),
-                _ => return ctx.reply.error(b"ERR count should be greater than 0"),
+                _ => {
+                    ctx.reply.error(b"ERR count should be greater than 0");
+                    return None;
+                }
             };
         } else {
-            return ctx.reply.error(SYNTAX_ERROR);
+            ctx.reply.error(SYNTAX_ERROR);
+            return None;
         }
         index += 1;
     }
-    let count = count.unwrap_or(1);
-    let keys = request.tail(2).head(where_index - 2);
+    Some(MultiPop {
+        keys: numkeys as usize,
+        end,
+        count: count.unwrap_or(1),
+    })
+}
+
+/// Pops from the first of `keys` that holds a list and replies `[key, elements]` (LMPOP's form,
+/// with a count) or `[key, element]` (BLPOP's, without); false, with no reply, when none exists.
+fn try_pop_first(ctx: &mut Ctx<'_>, keys: &Request<'_>, end: End, count: Option<usize>) -> bool {
     let now_ms = ctx.now_ms;
     let db = ctx.db();
     let mut guards = db.lock_keys(keys.iter());
@@ -522,13 +581,136 @@ pub fn lmpop(ctx: &mut Ctx<'_>, request: &Request<'_>) {
             continue;
         };
         let Some(list) = entry.value.as_list_mut() else {
-            return ctx.reply.error(WRONGTYPE);
+            ctx.reply.error(WRONGTYPE);
+            return true;
         };
         ctx.reply.array(2);
         ctx.reply.bulk(key);
-        pop_many_reply(ctx, list, end, count);
+        match count {
+            Some(count) => pop_many_reply(ctx, list, end, count),
+            None => {
+                let element = pop(list, end).expect("stored lists are never empty");
+                ctx.reply.bulk(&element);
+            }
+        }
         after_removal(table, key, now_ms);
-        return;
+        return true;
     }
-    ctx.reply.null_array();
+    false
+}
+
+fn holds_list(value: &Value) -> bool {
+    value.as_list().is_some()
+}
+
+/// The keys of BLPOP and BRPOP: every argument but the name and the timeout.
+fn bpop_keys<'a>(request: &Request<'a>) -> Request<'a> {
+    request.tail(1).head(request.len() - 2)
+}
+
+/// BLPOP key [key ...] timeout
+pub fn blpop(ctx: &mut Ctx<'_>, request: &Request<'_>) {
+    let Some(timeout_ms) = blocking::parse_timeout(ctx, request.arg(request.len() - 1)) else {
+        return;
+    };
+    let keys: Vec<&[u8]> = bpop_keys(request).iter().collect();
+    blocking::run(
+        ctx,
+        request,
+        &keys,
+        timeout_ms,
+        holds_list,
+        |ctx, request| try_pop_first(ctx, &bpop_keys(request), End::Head, None),
+    );
+}
+
+/// BRPOP key [key ...] timeout
+pub fn brpop(ctx: &mut Ctx<'_>, request: &Request<'_>) {
+    let Some(timeout_ms) = blocking::parse_timeout(ctx, request.arg(request.len() - 1)) else {
+        return;
+    };
+    let keys: Vec<&[u8]> = bpop_keys(request).iter().collect();
+    blocking::run(
+        ctx,
+        request,
+        &keys,
+        timeout_ms,
+        holds_list,
+        |ctx, request| try_pop_first(ctx, &bpop_keys(request), End::Tail, None),
+    );
+}
+
+/// BLMOVE source destination LEFT|RIGHT LEFT|RIGHT timeout
+pub fn blmove(ctx: &mut Ctx<'_>, request: &Request<'_>) {
+    if parse_end(request.arg(3)).is_none() || parse_end(request.arg(4)).is_none() {
+        return ctx.reply.error(SYNTAX_ERROR);
+    }
+    let Some(timeout_ms) = blocking::parse_timeout(ctx, request.arg(5)) else {
+        return;
+    };
+    blocking::run(
+        ctx,
+        request,
+        &[request.arg(1)],
+        timeout_ms,
+        holds_list,
+        |ctx, request| {
+            let from = parse_end(request.arg(3)).expect("checked before blocking");
+            let to = parse_end(request.arg(4)).expect("checked before blocking");
+            try_move(ctx, request.arg(1), request.arg(2), from, to)
+        },
+    );
+}
+
+/// BRPOPLPUSH source destination timeout
+pub fn brpoplpush(ctx: &mut Ctx<'_>, request: &Request<'_>) {
+    let Some(timeout_ms) = blocking::parse_timeout(ctx, request.arg(3)) else {
+        return;
+    };
+    blocking::run(
+        ctx,
+        request,
+        &[request.arg(1)],
+        timeout_ms,
+        holds_list,
+        |ctx, request| try_move(ctx, request.arg(1), request.arg(2), End::Tail, End::Head),
+    );
+}
+
+/// BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]
+pub fn blmpop(ctx: &mut Ctx<'_>, request: &Request<'_>) {
+    let Some(pop) = parse_mpop(ctx, request, 2) else {
+        return;
+    };
+    let Some(timeout_ms) = blocking::parse_timeout(ctx, request.arg(1)) else {
+        return;
+    };
+    let keys: Vec<&[u8]> = request.tail(3).head(pop.keys).iter().collect();
+    blocking::run(
+        ctx,
+        request,
+        &keys,
+        timeout_ms,
+        holds_list,
+        |ctx, request| {
+            let pop = parse_mpop_checked(request);
+            try_pop_first(
+                ctx,
+                &request.tail(3).head(pop.keys),
+                pop.end,
+                Some(pop.count),
+            )
+        },
+    );
+}
+
+/// BLMPOP's arguments again, when serving a waiter: they were checked when it blocked.
+fn parse_mpop_checked(request: &Request<'_>) -> MultiPop {
+    let keys = parse_i64(request.arg(2)).expect("checked before blocking") as usize;
+    let end = parse_end(request.arg(3 + keys)).expect("checked before blocking");
+    let count = match request.get(5 + keys) {
+        Some(count) => parse_i64(count).expect("checked before blocking") as usize,
+        None => 1,
+    };
+    MultiPop { keys, end, count }
 }

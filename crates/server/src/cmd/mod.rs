@@ -12,7 +12,9 @@ mod keys;
 mod list;
 mod server;
 mod set;
+mod sort;
 mod string;
+mod zset;
 
 use tern_keyspace::{Db, Entry, SlotGuard};
 use tern_resp::{ReplyWriter, Request};
@@ -74,6 +76,7 @@ handlers! {
     "client|pause" => client::pause,
     "client|unpause" => client::unpause,
     "client|help" => client::help,
+    "client|unblock" => client::unblock,
     // strings
     "set" => string::set,
     "get" => string::get,
@@ -117,6 +120,11 @@ handlers! {
     "sscan" => set::sscan,
     // lists
     "lpush" => list::lpush,
+    "blpop" => list::blpop,
+    "brpop" => list::brpop,
+    "blmove" => list::blmove,
+    "brpoplpush" => list::brpoplpush,
+    "blmpop" => list::blmpop,
     "rpush" => list::rpush,
     "lpushx" => list::lpushx,
     "rpushx" => list::rpushx,
@@ -133,6 +141,42 @@ handlers! {
     "lmove" => list::lmove,
     "rpoplpush" => list::rpoplpush,
     "lmpop" => list::lmpop,
+    // sorted sets
+    "zadd" => zset::zadd,
+    "zincrby" => zset::zincrby,
+    "zrem" => zset::zrem,
+    "zcard" => zset::zcard,
+    "zscore" => zset::zscore,
+    "zmscore" => zset::zmscore,
+    "zrank" => zset::zrank,
+    "zrevrank" => zset::zrevrank,
+    "zcount" => zset::zcount,
+    "zlexcount" => zset::zlexcount,
+    "zrange" => zset::zrange,
+    "zrangestore" => zset::zrangestore,
+    "zrangebyscore" => zset::zrangebyscore,
+    "zrangebylex" => zset::zrangebylex,
+    "zrevrange" => zset::zrevrange,
+    "zrevrangebyscore" => zset::zrevrangebyscore,
+    "zrevrangebylex" => zset::zrevrangebylex,
+    "zremrangebyrank" => zset::zremrangebyrank,
+    "zremrangebyscore" => zset::zremrangebyscore,
+    "zremrangebylex" => zset::zremrangebylex,
+    "zpopmin" => zset::zpopmin,
+    "zpopmax" => zset::zpopmax,
+    "zmpop" => zset::zmpop,
+    "bzpopmin" => zset::bzpopmin,
+    "bzpopmax" => zset::bzpopmax,
+    "bzmpop" => zset::bzmpop,
+    "zrandmember" => zset::zrandmember,
+    "zscan" => zset::zscan,
+    "zunion" => zset::zunion,
+    "zinter" => zset::zinter,
+    "zdiff" => zset::zdiff,
+    "zunionstore" => zset::zunionstore,
+    "zinterstore" => zset::zinterstore,
+    "zdiffstore" => zset::zdiffstore,
+    "zintercard" => zset::zintercard,
     // hashes
     "hset" => hash::hset,
     "hmset" => hash::hset,
@@ -193,6 +237,8 @@ handlers! {
     "flushdb" => keys::flushdb,
     "flushall" => keys::flushall,
     "swapdb" => keys::swapdb,
+    "sort" => sort::sort,
+    "sort_ro" => sort::sort_ro,
     // server
     "info" => server::info,
     "command|count" => server::command_count,

@@ -117,13 +117,14 @@ fn write_section(server: &Server, section: &str, now_ms: u64, out: &mut String) 
             line("maxclients", &server.config.int(Directive::Maxclients));
             line("client_recent_max_input_buffer", &0);
             line("client_recent_max_output_buffer", &0);
-            line("blocked_clients", &0);
+            let (blocked, timed, blocking_keys) = server.blocking.counts();
+            line("blocked_clients", &blocked);
             line("tracking_clients", &0);
             line("pubsub_clients", &0);
             line("watching_clients", &0);
-            line("clients_in_timeout_table", &0);
+            line("clients_in_timeout_table", &timed);
             line("total_watched_keys", &0);
-            line("total_blocking_keys", &0);
+            line("total_blocking_keys", &blocking_keys);
             line("total_blocking_keys_on_nokey", &0);
         }
         "memory" => {

@@ -49,7 +49,7 @@ pub fn sadd(ctx: &mut Ctx<'_>, request: &Request<'_>) {
             let added = members.iter().filter(|m| set.insert(m)).count();
             table.insert(
                 key,
-                Entry::new(Value::Set(Box::new(set)), now_ms),
+                Entry::new(Value::Set(set), now_ms),
                 ExpireUpdate::Clear,
             );
             ctx.reply.int(added as i64);
@@ -225,6 +225,10 @@ pub fn srandmember(ctx: &mut Ctx<'_>, request: &Request<'_>) {
         return ctx.reply.bulk(&member);
     };
     let len = set.len();
+    // A listpack reaches its members by walking: list them once for random access.
+    let listed: Option<Vec<Member<'_>>> =
+        matches!(set, SetValue::Listpack(_)).then(|| set.iter().collect());
+    let at = |index: usize| listed.as_ref().map_or_else(|| set.get(index), |l| l[index]);
     if count < 0 || count == 1 {
         // Members drawn independently: repetitions allowed.
         let count = count.unsigned_abs() as usize;
@@ -233,7 +237,7 @@ pub fn srandmember(ctx: &mut Ctx<'_>, request: &Request<'_>) {
             .collect();
         ctx.reply.array(count);
         for index in picks {
-            bulk_member(ctx, set.get(index));
+            bulk_member(ctx, at(index));
         }
     } else if count as usize >= len {
         ctx.reply.array(len);
@@ -244,7 +248,7 @@ pub fn srandmember(ctx: &mut Ctx<'_>, request: &Request<'_>) {
         let picks = rand::seq::index::sample(rng, len, count as usize);
         ctx.reply.array(picks.len());
         for index in picks.iter() {
-            bulk_member(ctx, set.get(index));
+            bulk_member(ctx, at(index));
         }
     }
 }
@@ -295,7 +299,7 @@ pub fn smove(ctx: &mut Ctx<'_>, request: &Request<'_>) {
         set.insert(member);
         table.insert(
             destination,
-            Entry::new(Value::Set(Box::new(set)), now_ms),
+            Entry::new(Value::Set(set), now_ms),
             ExpireUpdate::Clear,
         );
     }
@@ -432,7 +436,7 @@ fn algebra(ctx: &mut Ctx<'_>, keys: Request<'_>, op: Algebra, output: Output<'_>
             if len > 0 {
                 table.insert(
                     destination,
-                    Entry::new(Value::Set(Box::new(result)), now_ms),
+                    Entry::new(Value::Set(result), now_ms),
                     ExpireUpdate::Clear,
                 );
             } else {
