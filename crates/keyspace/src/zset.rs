@@ -233,7 +233,8 @@ impl ZSetValue {
         zset
     }
 
-    fn convert_to_skiplist(&mut self) {
+    /// Converts a listpack to a skiplist (also what sorting one with SORT does in Valkey).
+    pub fn convert_to_skiplist(&mut self) {
         let ZSetValue::Listpack(pack) = self else {
             return;
         };

@@ -300,6 +300,11 @@ fn load<'a>(value: Option<&mut Value>, options: &Options<'a>) -> Result<Loaded<'
         None => Ok(Loaded::sequence(std::iter::empty::<PackItem>(), 0, options)),
         Some(Value::List(list)) => Ok(Loaded::sequence(list.iter(), list.len(), options)),
         Some(Value::Set(set)) => Ok(Loaded::unordered(set.iter(), set.len(), options)),
+        Some(Value::ZSet(zset)) => {
+            zset.convert_to_skiplist();
+            let members = zset.iter().map(|(member, _)| member);
+            Ok(Loaded::sequence(members, zset.len(), options))
+        }
         Some(_) => Err(()),
     }
 }
