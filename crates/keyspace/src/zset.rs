@@ -6,7 +6,7 @@
 //!   sorted. A score is stored as an integer when it is integral and within ±2^62, else as the
 //!   text Valkey prints for it (so -0 is stored as 0, as Valkey's listpack does). Lookups and
 //!   range searches scan the pack, which is short.
-//! - `Skiplist` when larger: an [`Ordered`] (hash index + order-statistic treap), O(1) by member
+//! - `Skiplist` when larger: an [`Ordered`] (hash index + counted B+ tree), O(1) by member
 //!   and O(log N) by rank, score or member bytes.
 //!
 //! Conversions happen where Valkey makes them: a new sorted set is created in the encoding its

@@ -1,20 +1,22 @@
 //! The large form of a sorted set (what Valkey calls `skiplist`): a hash index from member to
-//! node, and an order-statistic tree of the nodes ordered by (score, member).
+//! entry, and a counted B+ tree of the entries ordered by (score, member).
 //!
-//! - Nodes live in one vector (an arena) and refer to each other by `u32` index; freed slots
-//!   are reused, and the arena is compacted when more than half of it is free, so memory follows
-//!   the size and the cost stays amortized O(1) per removal.
-//! - The tree is a treap: a binary search tree on (score, member) that is also a heap on a
-//!   per-node priority. Every node counts the nodes of its subtree, so rank → node and
-//!   node → rank are one descent each. The priority is a 32-bit hash of the member under a
-//!   randomly seeded hasher: independent of the order, so the expected depth is O(log N)
-//!   whatever the scores, and clients cannot choose members that unbalance it.
-//! - The same 32-bit hash, spread to 64 bits, is the hash index's hash, so growing the index
-//!   never rehashes member bytes.
+//! - Entries (member, score) live in parallel vectors and are referred to by `u32` id; freed ids
+//!   are reused, and everything is rebuilt compactly when more than half of them are free, so
+//!   memory follows the size and the cost stays amortized O(1) per removal.
+//! - The tree keeps up to [`FANOUT`] entries per leaf, scores inline (a descent compares scores
+//!   without leaving the node; members are read only on equal scores), and leaves are linked
+//!   both ways for walks. An inner node keeps, per child, the entry count of its subtree and
+//!   its smallest key, so rank → entry and entry → rank are one descent each. With 32-way nodes
+//!   a sorted set of a million members is four levels deep, the upper ones cache-resident, which
+//!   is what makes ZADD and ZRANK cheap: a binary tree or a skiplist needs about twenty dependent
+//!   memory reads per descent.
+//! - Nodes never underflow by rule; an emptied node is removed, and a tree whose leaves fall
+//!   below a quarter full on average is rebuilt (amortized O(1) per removal).
 //!
 //! Costs: lookup by member O(1); insert, remove, score change, rank, positioning by rank, by
-//! score or by member bytes O(log N); walking k neighbours from a position O(k) amortized;
-//! removing k consecutive nodes O(log N + k).
+//! score or by member bytes O(log N); walking k neighbours from a position O(k); removing k
+//! consecutive entries O(k log N), or O(N) by rebuilding when k is most of the set.
 //!
 //! Scores are never NaN; -0 and 0 compare equal, as in Valkey.
 
@@ -26,23 +28,15 @@ use hashbrown::{DefaultHashBuilder, HashTable};
 use crate::bytes::CompactBytes;
 
 const NIL: u32 = u32::MAX;
-/// Compaction waits until this many slots are free (small sets are not worth it).
+/// Entries per leaf and children per inner node, at most.
+const FANOUT: usize = 32;
+/// How full `from_sorted` packs nodes, leaving room for inserts.
+const BUILD_FILL: usize = FANOUT * 3 / 4;
+/// Rebuilding for free ids waits until this many are free (small sets are not worth it).
 const COMPACT_MIN_FREE: usize = 64;
 
-#[derive(Clone, Debug)]
-struct Node {
-    member: CompactBytes,
-    score: f64,
-    left: u32,
-    right: u32,
-    /// Nodes in the subtree rooted here; 0 marks a free slot.
-    size: u32,
-    /// The member's 32-bit hash: the treap priority and the index hash.
-    hash: u32,
-}
-
 /// Orders two (score, member) keys.
-#[inline]
+#[cfg(test)]
 fn compare(score_a: f64, member_a: &[u8], score_b: f64, member_b: &[u8]) -> Ordering {
     match score_a.partial_cmp(&score_b) {
         Some(Ordering::Equal) | None => member_a.cmp(member_b),
@@ -50,19 +44,79 @@ fn compare(score_a: f64, member_a: &[u8], score_b: f64, member_b: &[u8]) -> Orde
     }
 }
 
-/// The index hash of a node, from its stored 32-bit hash.
-#[inline]
-fn spread(hash: u32) -> u64 {
-    u64::from(hash).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+#[derive(Clone, Debug)]
+struct Leaf {
+    len: u32,
+    prev: u32,
+    next: u32,
+    scores: [f64; FANOUT],
+    ids: [u32; FANOUT],
+}
+
+impl Leaf {
+    fn new() -> Leaf {
+        Leaf {
+            len: 0,
+            prev: NIL,
+            next: NIL,
+            scores: [0.0; FANOUT],
+            ids: [NIL; FANOUT],
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Inner {
+    len: u32,
+    /// Entries below each child.
+    counts: [u32; FANOUT],
+    children: [u32; FANOUT],
+    /// The smallest key below each child: its score and entry id.
+    min_scores: [f64; FANOUT],
+    min_ids: [u32; FANOUT],
+}
+
+impl Inner {
+    fn new() -> Inner {
+        Inner {
+            len: 0,
+            counts: [0; FANOUT],
+            children: [NIL; FANOUT],
+            min_scores: [0.0; FANOUT],
+            min_ids: [NIL; FANOUT],
+        }
+    }
+
+    fn total(&self) -> usize {
+        self.counts[..self.len as usize]
+            .iter()
+            .map(|&c| c as usize)
+            .sum()
+    }
+}
+
+/// A child split off by an insertion: its id, entry count and smallest key.
+struct Split {
+    node: u32,
+    count: u32,
+    min: (f64, u32),
 }
 
 #[derive(Clone, Debug)]
 pub struct Ordered {
-    nodes: Vec<Node>,
+    members: Vec<CompactBytes>,
+    scores: Vec<f64>,
     free: Vec<u32>,
-    root: u32,
     index: HashTable<u32>,
     hasher: DefaultHashBuilder,
+    leaves: Vec<Leaf>,
+    free_leaves: Vec<u32>,
+    inners: Vec<Inner>,
+    free_inners: Vec<u32>,
+    /// The root node: a leaf when `height` is 0, else an inner node.
+    root: u32,
+    height: u32,
+    len: usize,
 }
 
 impl Default for Ordered {
@@ -75,11 +129,18 @@ impl Ordered {
     /// An empty set with room for `capacity` members.
     pub fn with_capacity(capacity: usize) -> Ordered {
         Ordered {
-            nodes: Vec::with_capacity(capacity),
+            members: Vec::with_capacity(capacity),
+            scores: Vec::with_capacity(capacity),
             free: Vec::new(),
-            root: NIL,
             index: HashTable::with_capacity(capacity),
             hasher: DefaultHashBuilder::default(),
+            leaves: Vec::new(),
+            free_leaves: Vec::new(),
+            inners: Vec::new(),
+            free_inners: Vec::new(),
+            root: NIL,
+            height: 0,
+            len: 0,
         }
     }
 
@@ -87,408 +148,559 @@ impl Ordered {
     pub fn from_sorted<'a>(entries: impl IntoIterator<Item = (&'a [u8], f64)>) -> Ordered {
         let entries = entries.into_iter();
         let mut ordered = Ordered::with_capacity(entries.size_hint().0);
+        let mut ids = Vec::with_capacity(entries.size_hint().0);
         for (member, score) in entries {
-            let hash = ordered.hash32(member);
-            let id = ordered.alloc(member, score, hash);
-            ordered.index.insert_unique(spread(hash), id, |&i| {
-                spread(ordered.nodes[i as usize].hash)
-            });
+            ids.push(ordered.alloc(member, score));
         }
-        let order: Vec<u32> = (0..ordered.nodes.len() as u32).collect();
-        ordered.root = ordered.build(&order);
+        ordered.build(&ids);
         ordered
     }
 
     pub fn len(&self) -> usize {
-        self.size(self.root)
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.root == NIL
+        self.len == 0
     }
 
     #[inline]
-    fn node(&self, id: u32) -> &Node {
-        &self.nodes[id as usize]
+    fn member(&self, id: u32) -> &[u8] {
+        &self.members[id as usize]
     }
 
-    #[inline]
-    fn node_mut(&mut self, id: u32) -> &mut Node {
-        &mut self.nodes[id as usize]
-    }
-
-    #[inline]
-    fn size(&self, id: u32) -> usize {
-        if id == NIL {
-            0
-        } else {
-            self.node(id).size as usize
-        }
-    }
-
-    #[inline]
-    fn update_size(&mut self, id: u32) {
-        let node = self.node(id);
-        let size = 1 + self.size(node.left) + self.size(node.right);
-        self.node_mut(id).size = size as u32;
-    }
-
-    fn hash32(&self, member: &[u8]) -> u32 {
-        (self.hasher.hash_one(member) >> 32) as u32
+    fn hash_of(&self, member: &[u8]) -> u64 {
+        self.hasher.hash_one(member)
     }
 
     fn find(&self, member: &[u8]) -> Option<u32> {
-        let hash = spread(self.hash32(member));
         self.index
-            .find(hash, |&id| self.node(id).member.as_bytes() == member)
+            .find(self.hash_of(member), |&id| self.member(id) == member)
             .copied()
     }
 
-    fn alloc(&mut self, member: &[u8], score: f64, hash: u32) -> u32 {
-        let node = Node {
-            member: CompactBytes::new(member),
-            score,
-            left: NIL,
-            right: NIL,
-            size: 1,
-            hash,
-        };
-        match self.free.pop() {
+    /// Stores an entry and indexes it; the tree is the caller's.
+    fn alloc(&mut self, member: &[u8], score: f64) -> u32 {
+        let stored = CompactBytes::new(member);
+        let id = match self.free.pop() {
             Some(id) => {
-                self.nodes[id as usize] = node;
+                self.members[id as usize] = stored;
+                self.scores[id as usize] = score;
                 id
             }
             None => {
-                assert!(self.nodes.len() < NIL as usize, "sorted set too large");
-                self.nodes.push(node);
-                (self.nodes.len() - 1) as u32
+                assert!(self.members.len() < NIL as usize, "sorted set too large");
+                self.members.push(stored);
+                self.scores.push(score);
+                (self.members.len() - 1) as u32
             }
-        }
+        };
+        let hash = self.hash_of(member);
+        let (members, hasher) = (&self.members, &self.hasher);
+        self.index.insert_unique(hash, id, |&i| {
+            hasher.hash_one(members[i as usize].as_bytes())
+        });
+        id
     }
 
-    /// Drops a node already unlinked from the tree and the index.
+    /// Forgets an entry already out of the tree.
     fn release(&mut self, id: u32) {
-        let node = self.node_mut(id);
-        node.member = CompactBytes::new(b"");
-        node.size = 0;
-        node.left = NIL;
-        node.right = NIL;
-        self.free.push(id);
-    }
-
-    fn unindex(&mut self, id: u32) {
-        let hash = spread(self.node(id).hash);
+        let hash = self.hash_of(self.member(id));
         if let Ok(entry) = self.index.find_entry(hash, |&x| x == id) {
             entry.remove();
         }
+        self.members[id as usize] = CompactBytes::new(b"");
+        self.free.push(id);
     }
 
-    /// Compacts the arena when most of it is free.
-    fn maybe_compact(&mut self) {
-        if self.free.len() < COMPACT_MIN_FREE || self.free.len() * 2 < self.nodes.len() {
-            return;
-        }
-        let mut order = Vec::with_capacity(self.len());
-        self.collect_in_order(self.root, &mut order);
-        let mut nodes = Vec::with_capacity(order.len());
-        for &id in &order {
-            let node = &mut self.nodes[id as usize];
-            nodes.push(Node {
-                member: std::mem::replace(&mut node.member, CompactBytes::new(b"")),
-                score: node.score,
-                left: NIL,
-                right: NIL,
-                size: 1,
-                hash: node.hash,
-            });
-        }
-        self.nodes = nodes;
-        self.free = Vec::new();
-        self.index = HashTable::with_capacity(order.len());
-        for id in 0..self.nodes.len() as u32 {
-            let hash = spread(self.node(id).hash);
-            let nodes = &self.nodes;
-            self.index
-                .insert_unique(hash, id, |&i| spread(nodes[i as usize].hash));
-        }
-        let order: Vec<u32> = (0..self.nodes.len() as u32).collect();
-        self.root = self.build(&order);
-    }
-
-    fn collect_in_order(&self, root: u32, out: &mut Vec<u32>) {
-        let mut stack = Vec::new();
-        let mut current = root;
-        while current != NIL || !stack.is_empty() {
-            while current != NIL {
-                stack.push(current);
-                current = self.node(current).left;
+    fn new_leaf(&mut self) -> u32 {
+        match self.free_leaves.pop() {
+            Some(id) => {
+                self.leaves[id as usize] = Leaf::new();
+                id
             }
-            let id = stack.pop().expect("stack is not empty");
-            out.push(id);
-            current = self.node(id).right;
+            None => {
+                self.leaves.push(Leaf::new());
+                (self.leaves.len() - 1) as u32
+            }
         }
     }
 
-    /// Links nodes given in key order into a treap (a Cartesian tree on the priorities) and
-    /// returns its root, in O(N).
-    fn build(&mut self, order: &[u32]) -> u32 {
-        let mut stack: Vec<u32> = Vec::new();
-        for &id in order {
-            let mut last = NIL;
-            while let Some(&top) = stack.last() {
-                if self.node(top).hash >= self.node(id).hash {
-                    break;
-                }
-                stack.pop();
-                self.update_size(top);
-                last = top;
+    fn new_inner(&mut self) -> u32 {
+        match self.free_inners.pop() {
+            Some(id) => {
+                self.inners[id as usize] = Inner::new();
+                id
             }
-            self.node_mut(id).left = last;
-            self.node_mut(id).right = NIL;
-            if let Some(&top) = stack.last() {
-                self.node_mut(top).right = id;
+            None => {
+                self.inners.push(Inner::new());
+                (self.inners.len() - 1) as u32
             }
-            stack.push(id);
         }
-        // The bottom of the stack is the node no other node is above: the root.
-        let root = stack.first().copied().unwrap_or(NIL);
-        while let Some(top) = stack.pop() {
-            self.update_size(top);
-        }
-        root
     }
 
     #[inline]
-    fn before(&self, a: u32, b: u32) -> bool {
-        let (a, b) = (self.node(a), self.node(b));
-        compare(a.score, &a.member, b.score, &b.member) == Ordering::Less
+    fn leaf(&self, id: u32) -> &Leaf {
+        &self.leaves[id as usize]
     }
 
-    /// Splits the tree at `root` into the nodes ordered before `pivot`'s key and the rest.
-    fn split(&mut self, root: u32, pivot: u32) -> (u32, u32) {
-        if root == NIL {
-            return (NIL, NIL);
+    #[inline]
+    fn inner(&self, id: u32) -> &Inner {
+        &self.inners[id as usize]
+    }
+
+    /// Links entries given in key order into a fresh tree, packing nodes to [`BUILD_FILL`].
+    fn build(&mut self, ids: &[u32]) {
+        self.leaves.clear();
+        self.free_leaves.clear();
+        self.inners.clear();
+        self.free_inners.clear();
+        self.len = ids.len();
+        self.height = 0;
+        if ids.is_empty() {
+            self.root = NIL;
+            return;
         }
-        if self.before(root, pivot) {
-            let (left, right) = self.split(self.node(root).right, pivot);
-            self.node_mut(root).right = left;
-            self.update_size(root);
-            (root, right)
-        } else {
-            let (left, right) = self.split(self.node(root).left, pivot);
-            self.node_mut(root).left = right;
-            self.update_size(root);
-            (left, root)
+        // (node, count, min score, min id) of the level being built.
+        let mut level: Vec<(u32, u32, f64, u32)> = Vec::new();
+        let mut previous = NIL;
+        for chunk in ids.chunks(BUILD_FILL) {
+            let id = self.new_leaf();
+            let leaf = &mut self.leaves[id as usize];
+            leaf.len = chunk.len() as u32;
+            leaf.prev = previous;
+            for (slot, &entry) in chunk.iter().enumerate() {
+                leaf.ids[slot] = entry;
+                leaf.scores[slot] = self.scores[entry as usize];
+            }
+            if previous != NIL {
+                self.leaves[previous as usize].next = id;
+            }
+            previous = id;
+            level.push((
+                id,
+                chunk.len() as u32,
+                self.scores[chunk[0] as usize],
+                chunk[0],
+            ));
+        }
+        while level.len() > 1 {
+            let mut upper = Vec::with_capacity(level.len().div_ceil(BUILD_FILL));
+            for chunk in level.chunks(BUILD_FILL) {
+                let id = self.new_inner();
+                let inner = &mut self.inners[id as usize];
+                inner.len = chunk.len() as u32;
+                for (slot, &(child, count, score, min)) in chunk.iter().enumerate() {
+                    inner.children[slot] = child;
+                    inner.counts[slot] = count;
+                    inner.min_scores[slot] = score;
+                    inner.min_ids[slot] = min;
+                }
+                let count = chunk.iter().map(|c| c.1).sum();
+                upper.push((id, count, chunk[0].2, chunk[0].3));
+            }
+            level = upper;
+            self.height += 1;
+        }
+        self.root = level[0].0;
+    }
+
+    /// Rebuilds everything compactly (ids renumbered in order, nodes packed).
+    fn rebuild(&mut self) {
+        let entries: Vec<(CompactBytes, f64)> = self
+            .iter_from(0, false)
+            .map(|(member, score)| (CompactBytes::new(member), score))
+            .collect();
+        *self = Ordered::from_sorted(entries.iter().map(|(m, s)| (m.as_bytes(), *s)));
+    }
+
+    /// Rebuilds when most ids are free or the leaves are mostly empty.
+    fn maybe_compact(&mut self) {
+        let live_leaves = self.leaves.len() - self.free_leaves.len();
+        let sparse = live_leaves * FANOUT > 4 * self.len + 4 * FANOUT;
+        let holes =
+            self.free.len() >= COMPACT_MIN_FREE && self.free.len() * 2 >= self.members.len();
+        if sparse || holes {
+            self.rebuild();
         }
     }
 
-    /// Splits the tree at `root` into its first `count` nodes and the rest.
-    fn split_at(&mut self, root: u32, count: usize) -> (u32, u32) {
-        if root == NIL {
-            return (NIL, NIL);
-        }
-        let left_size = self.size(self.node(root).left);
-        if count <= left_size {
-            let (left, right) = self.split_at(self.node(root).left, count);
-            self.node_mut(root).left = right;
-            self.update_size(root);
-            (left, root)
-        } else {
-            let (left, right) = self.split_at(self.node(root).right, count - left_size - 1);
-            self.node_mut(root).right = left;
-            self.update_size(root);
-            (root, right)
+    /// Compares the key (`score`, `member`) with entry `id` stored with `id_score`.
+    #[inline]
+    fn compare_key(&self, score: f64, member: &[u8], id_score: f64, id: u32) -> Ordering {
+        match score.partial_cmp(&id_score) {
+            Some(Ordering::Equal) | None => member.cmp(self.member(id)),
+            Some(order) => order,
         }
     }
 
-    /// Joins two trees whose nodes are all ordered `a` before `b`.
-    fn merge(&mut self, a: u32, b: u32) -> u32 {
-        if a == NIL {
-            return b;
+    /// The child of an inner node whose range holds the key: the last whose smallest key is
+    /// not above it (the first when the key is below them all).
+    fn child_for(&self, inner: &Inner, score: f64, member: &[u8]) -> usize {
+        let len = inner.len as usize;
+        let mut low = 0;
+        let mut high = len;
+        while low < high {
+            let mid = (low + high) / 2;
+            if self.compare_key(score, member, inner.min_scores[mid], inner.min_ids[mid])
+                != Ordering::Less
+            {
+                low = mid + 1;
+            } else {
+                high = mid;
+            }
         }
-        if b == NIL {
-            return a;
+        low.saturating_sub(1)
+    }
+
+    /// The number of entries of a leaf ordered before the key.
+    fn leaf_position(&self, leaf: &Leaf, score: f64, member: &[u8]) -> usize {
+        let mut low = 0;
+        let mut high = leaf.len as usize;
+        while low < high {
+            let mid = (low + high) / 2;
+            if self.compare_key(score, member, leaf.scores[mid], leaf.ids[mid]) == Ordering::Greater
+            {
+                low = mid + 1;
+            } else {
+                high = mid;
+            }
         }
-        if self.node(a).hash >= self.node(b).hash {
-            let right = self.merge(self.node(a).right, b);
-            self.node_mut(a).right = right;
-            self.update_size(a);
-            a
+        low
+    }
+
+    /// The smallest key of a node.
+    fn node_min(&self, node: u32, height: u32) -> (f64, u32) {
+        if height == 0 {
+            let leaf = self.leaf(node);
+            (leaf.scores[0], leaf.ids[0])
         } else {
-            let left = self.merge(a, self.node(b).left);
-            self.node_mut(b).left = left;
-            self.update_size(b);
-            b
+            let inner = self.inner(node);
+            (inner.min_scores[0], inner.min_ids[0])
         }
     }
 
-    /// Links the detached node `id` into the tree at `root` and returns the new root.
-    fn link(&mut self, root: u32, id: u32) -> u32 {
-        if root == NIL {
-            return id;
-        }
-        if self.node(id).hash > self.node(root).hash {
-            let (left, right) = self.split(root, id);
-            let node = self.node_mut(id);
-            node.left = left;
-            node.right = right;
-            self.update_size(id);
-            return id;
-        }
-        if self.before(id, root) {
-            let left = self.link(self.node(root).left, id);
-            self.node_mut(root).left = left;
+    fn node_count(&self, node: u32, height: u32) -> u32 {
+        if height == 0 {
+            self.leaf(node).len
         } else {
-            let right = self.link(self.node(root).right, id);
-            self.node_mut(root).right = right;
+            self.inner(node).total() as u32
         }
-        self.update_size(root);
-        root
-    }
-
-    /// Unlinks node `id` from the tree at `root` (found by its key) and returns the new root.
-    fn unlink(&mut self, root: u32, id: u32) -> u32 {
-        if root == id {
-            let node = self.node(id);
-            let merged = self.merge(node.left, node.right);
-            let node = self.node_mut(id);
-            node.left = NIL;
-            node.right = NIL;
-            node.size = 1;
-            return merged;
-        }
-        if self.before(id, root) {
-            let left = self.unlink(self.node(root).left, id);
-            self.node_mut(root).left = left;
-        } else {
-            let right = self.unlink(self.node(root).right, id);
-            self.node_mut(root).right = right;
-        }
-        self.update_size(root);
-        root
     }
 
     /// The score of `member`.
     pub fn score(&self, member: &[u8]) -> Option<f64> {
-        self.find(member).map(|id| self.node(id).score)
+        self.find(member).map(|id| self.scores[id as usize])
     }
 
     /// Adds a member that is not in the set.
     pub fn insert(&mut self, member: &[u8], score: f64) {
         debug_assert!(self.find(member).is_none());
-        let hash = self.hash32(member);
-        let id = self.alloc(member, score, hash);
-        let nodes = &self.nodes;
-        self.index
-            .insert_unique(spread(hash), id, |&i| spread(nodes[i as usize].hash));
-        self.root = self.link(self.root, id);
+        let id = self.alloc(member, score);
+        self.link(id);
+    }
+
+    /// Puts entry `id` (stored, indexed) into the tree.
+    fn link(&mut self, id: u32) {
+        self.len += 1;
+        if self.root == NIL {
+            let leaf = self.new_leaf();
+            self.root = leaf;
+            self.height = 0;
+        }
+        let score = self.scores[id as usize];
+        let member = self.members[id as usize].clone();
+        if let Some(split) = self.insert_below(self.root, self.height, score, &member, id) {
+            let old = self.root;
+            let old_count = self.node_count(old, self.height);
+            let old_min = self.node_min(old, self.height);
+            let root = self.new_inner();
+            let inner = &mut self.inners[root as usize];
+            inner.len = 2;
+            inner.children[0] = old;
+            inner.counts[0] = old_count;
+            (inner.min_scores[0], inner.min_ids[0]) = old_min;
+            inner.children[1] = split.node;
+            inner.counts[1] = split.count;
+            (inner.min_scores[1], inner.min_ids[1]) = split.min;
+            self.root = root;
+            self.height += 1;
+        }
+    }
+
+    fn insert_below(
+        &mut self,
+        node: u32,
+        height: u32,
+        score: f64,
+        member: &[u8],
+        id: u32,
+    ) -> Option<Split> {
+        if height == 0 {
+            let position = self.leaf_position(self.leaf(node), score, member);
+            return self.insert_in_leaf(node, position, score, id);
+        }
+        let child_index = self.child_for(self.inner(node), score, member);
+        let child = self.inner(node).children[child_index];
+        let split = self.insert_below(child, height - 1, score, member, id);
+        let child_min = self.node_min(child, height - 1);
+        let child_count = self.node_count(child, height - 1);
+        let inner = &mut self.inners[node as usize];
+        inner.counts[child_index] = child_count;
+        (inner.min_scores[child_index], inner.min_ids[child_index]) = child_min;
+        let split = split?;
+        self.insert_child(node, child_index + 1, split)
+    }
+
+    /// Inserts an entry at `position` of a leaf, splitting a full one; the split-off right half
+    /// is returned.
+    fn insert_in_leaf(&mut self, node: u32, position: usize, score: f64, id: u32) -> Option<Split> {
+        if (self.leaf(node).len as usize) < FANOUT {
+            put_at(&mut self.leaves[node as usize], position, score, id);
+            return None;
+        }
+        let right = self.new_leaf();
+        let half = FANOUT / 2;
+        let (left_leaf, right_leaf) = two_leaves(&mut self.leaves, node, right);
+        right_leaf.len = (FANOUT - half) as u32;
+        right_leaf.scores[..FANOUT - half].copy_from_slice(&left_leaf.scores[half..]);
+        right_leaf.ids[..FANOUT - half].copy_from_slice(&left_leaf.ids[half..]);
+        left_leaf.len = half as u32;
+        right_leaf.next = left_leaf.next;
+        right_leaf.prev = node;
+        left_leaf.next = right;
+        let after = right_leaf.next;
+        if position <= half {
+            put_at(left_leaf, position, score, id);
+        } else {
+            put_at(right_leaf, position - half, score, id);
+        }
+        if after != NIL {
+            self.leaves[after as usize].prev = right;
+        }
+        let right_leaf = self.leaf(right);
+        Some(Split {
+            node: right,
+            count: right_leaf.len,
+            min: (right_leaf.scores[0], right_leaf.ids[0]),
+        })
+    }
+
+    /// Inserts a child at `position` of an inner node, splitting a full one.
+    fn insert_child(&mut self, node: u32, position: usize, child: Split) -> Option<Split> {
+        if (self.inner(node).len as usize) < FANOUT {
+            put_child(&mut self.inners[node as usize], position, child);
+            return None;
+        }
+        let right = self.new_inner();
+        let half = FANOUT / 2;
+        let (left_inner, right_inner) = two_inners(&mut self.inners, node, right);
+        let moved = FANOUT - half;
+        right_inner.len = moved as u32;
+        right_inner.counts[..moved].copy_from_slice(&left_inner.counts[half..]);
+        right_inner.children[..moved].copy_from_slice(&left_inner.children[half..]);
+        right_inner.min_scores[..moved].copy_from_slice(&left_inner.min_scores[half..]);
+        right_inner.min_ids[..moved].copy_from_slice(&left_inner.min_ids[half..]);
+        left_inner.len = half as u32;
+        if position <= half {
+            put_child(left_inner, position, child);
+        } else {
+            put_child(right_inner, position - half, child);
+        }
+        let right_inner = self.inner(right);
+        Some(Split {
+            node: right,
+            count: right_inner.total() as u32,
+            min: (right_inner.min_scores[0], right_inner.min_ids[0]),
+        })
     }
 
     /// Changes the score of a member that is in the set.
     pub fn set_score(&mut self, member: &[u8], score: f64) {
         let id = self.find(member).expect("member is in the set");
-        self.root = self.unlink(self.root, id);
-        self.node_mut(id).score = score;
-        self.root = self.link(self.root, id);
+        self.unlink(id);
+        self.scores[id as usize] = score;
+        self.link(id);
     }
 
     /// Removes `member`; returns its score if it was there.
     pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
         let id = self.find(member)?;
-        let score = self.node(id).score;
-        self.root = self.unlink(self.root, id);
-        self.unindex(id);
+        let score = self.scores[id as usize];
+        self.unlink(id);
         self.release(id);
         self.maybe_compact();
         Some(score)
     }
 
+    /// Takes entry `id` out of the tree (it stays stored and indexed).
+    fn unlink(&mut self, id: u32) {
+        let score = self.scores[id as usize];
+        let member = self.members[id as usize].clone();
+        self.remove_below(self.root, self.height, score, &member);
+        self.len -= 1;
+        if self.len == 0 {
+            self.free_node(self.root, self.height);
+            self.root = NIL;
+            self.height = 0;
+            return;
+        }
+        while self.height > 0 && self.inner(self.root).len == 1 {
+            let only = self.inner(self.root).children[0];
+            self.free_inners.push(self.root);
+            self.root = only;
+            self.height -= 1;
+        }
+    }
+
+    fn free_node(&mut self, node: u32, height: u32) {
+        if height == 0 {
+            self.free_leaves.push(node);
+        } else {
+            self.free_inners.push(node);
+        }
+    }
+
+    /// Removes the key from the subtree at `node`; an emptied child is dropped from its parent.
+    fn remove_below(&mut self, node: u32, height: u32, score: f64, member: &[u8]) {
+        if height == 0 {
+            let leaf = self.leaf(node);
+            let position = self.leaf_position(leaf, score, member);
+            debug_assert!(position < leaf.len as usize);
+            let leaf = &mut self.leaves[node as usize];
+            let len = leaf.len as usize;
+            leaf.scores.copy_within(position + 1..len, position);
+            leaf.ids.copy_within(position + 1..len, position);
+            leaf.len -= 1;
+            return;
+        }
+        let child_index = self.child_for(self.inner(node), score, member);
+        let child = self.inner(node).children[child_index];
+        self.remove_below(child, height - 1, score, member);
+        let child_count = self.node_count(child, height - 1);
+        if child_count > 0 {
+            let child_min = self.node_min(child, height - 1);
+            let inner = &mut self.inners[node as usize];
+            inner.counts[child_index] = child_count;
+            (inner.min_scores[child_index], inner.min_ids[child_index]) = child_min;
+            return;
+        }
+        if height == 1 {
+            let (prev, next) = (self.leaf(child).prev, self.leaf(child).next);
+            if prev != NIL {
+                self.leaves[prev as usize].next = next;
+            }
+            if next != NIL {
+                self.leaves[next as usize].prev = prev;
+            }
+        }
+        self.free_node(child, height - 1);
+        let inner = &mut self.inners[node as usize];
+        let len = inner.len as usize;
+        inner.counts.copy_within(child_index + 1..len, child_index);
+        inner
+            .children
+            .copy_within(child_index + 1..len, child_index);
+        inner
+            .min_scores
+            .copy_within(child_index + 1..len, child_index);
+        inner.min_ids.copy_within(child_index + 1..len, child_index);
+        inner.len -= 1;
+    }
+
     /// The 0-based rank of `member` in ascending order, with its score.
     pub fn rank(&self, member: &[u8]) -> Option<(usize, f64)> {
         let id = self.find(member)?;
-        let target = self.node(id);
+        let score = self.scores[id as usize];
         let mut rank = 0;
-        let mut current = self.root;
-        while current != NIL {
-            let node = self.node(current);
-            match compare(target.score, &target.member, node.score, &node.member) {
-                Ordering::Less => current = node.left,
-                Ordering::Equal => return Some((rank + self.size(node.left), target.score)),
-                Ordering::Greater => {
-                    rank += self.size(node.left) + 1;
-                    current = node.right;
-                }
-            }
+        let mut node = self.root;
+        for _ in 0..self.height {
+            let inner = self.inner(node);
+            let child_index = self.child_for(inner, score, member);
+            rank += inner.counts[..child_index]
+                .iter()
+                .map(|&c| c as usize)
+                .sum::<usize>();
+            node = inner.children[child_index];
         }
-        unreachable!("an indexed member is in the tree")
+        Some((
+            rank + self.leaf_position(self.leaf(node), score, member),
+            score,
+        ))
+    }
+
+    /// The leaf and position of the entry at `rank` (`rank < len`).
+    fn locate(&self, rank: usize) -> (u32, usize) {
+        let mut rank = rank;
+        let mut node = self.root;
+        for _ in 0..self.height {
+            let inner = self.inner(node);
+            let mut child_index = 0;
+            while rank >= inner.counts[child_index] as usize {
+                rank -= inner.counts[child_index] as usize;
+                child_index += 1;
+            }
+            node = inner.children[child_index];
+        }
+        (node, rank)
     }
 
     /// The member and score at `rank` (0-based, ascending; `rank < len`).
     pub fn get(&self, rank: usize) -> (&[u8], f64) {
-        let mut rank = rank;
-        let mut current = self.root;
-        loop {
-            let node = self.node(current);
-            let left_size = self.size(node.left);
-            match rank.cmp(&left_size) {
-                Ordering::Less => current = node.left,
-                Ordering::Equal => return (&node.member, node.score),
-                Ordering::Greater => {
-                    rank -= left_size + 1;
-                    current = node.right;
-                }
-            }
-        }
+        let (leaf, position) = self.locate(rank);
+        let leaf = self.leaf(leaf);
+        (self.member(leaf.ids[position]), leaf.scores[position])
     }
 
     /// How many members, from the lowest, satisfy `before`; `before` must hold for a prefix
     /// of the order (every member below some point and none after it).
     pub fn count_prefix(&self, before: impl Fn(&[u8], f64) -> bool) -> usize {
-        let mut count = 0;
-        let mut current = self.root;
-        while current != NIL {
-            let node = self.node(current);
-            if before(&node.member, node.score) {
-                count += self.size(node.left) + 1;
-                current = node.right;
-            } else {
-                current = node.left;
-            }
+        if self.root == NIL {
+            return 0;
         }
-        count
+        let mut count = 0;
+        let mut node = self.root;
+        for _ in 0..self.height {
+            let inner = self.inner(node);
+            let len = inner.len as usize;
+            // The last child whose smallest key satisfies `before` holds the boundary.
+            let mut low = 0;
+            let mut high = len;
+            while low < high {
+                let mid = (low + high) / 2;
+                if before(self.member(inner.min_ids[mid]), inner.min_scores[mid]) {
+                    low = mid + 1;
+                } else {
+                    high = mid;
+                }
+            }
+            if low == 0 {
+                return count;
+            }
+            count += inner.counts[..low - 1]
+                .iter()
+                .map(|&c| c as usize)
+                .sum::<usize>();
+            node = inner.children[low - 1];
+        }
+        let leaf = self.leaf(node);
+        let in_leaf = (0..leaf.len as usize)
+            .take_while(|&i| before(self.member(leaf.ids[i]), leaf.scores[i]))
+            .count();
+        count + in_leaf
     }
 
     /// Walks the members from `rank` (0-based ascending) upward, or downward when `reverse`.
     pub fn iter_from(&self, rank: usize, reverse: bool) -> Iter<'_> {
-        let mut stack = Vec::new();
-        let mut rank = rank;
-        let mut current = if rank < self.len() { self.root } else { NIL };
-        while current != NIL {
-            let node = self.node(current);
-            let left_size = self.size(node.left);
-            match rank.cmp(&left_size) {
-                Ordering::Less => {
-                    if !reverse {
-                        stack.push(current);
-                    }
-                    current = node.left;
-                }
-                Ordering::Equal => {
-                    stack.push(current);
-                    break;
-                }
-                Ordering::Greater => {
-                    if reverse {
-                        stack.push(current);
-                    }
-                    rank -= left_size + 1;
-                    current = node.right;
-                }
-            }
-        }
+        let (leaf, position) = if rank < self.len {
+            self.locate(rank)
+        } else {
+            (NIL, 0)
+        };
         Iter {
             ordered: self,
-            stack,
+            leaf,
+            position,
             reverse,
         }
     }
@@ -502,50 +714,127 @@ impl Ordered {
         descending: bool,
         mut each: impl FnMut(&[u8], f64),
     ) {
-        let (before, rest) = self.split_at(self.root, rank);
-        let (removed, after) = self.split_at(rest, count);
-        self.root = self.merge(before, after);
-        let mut ids = Vec::with_capacity(count);
-        self.collect_in_order(removed, &mut ids);
-        if descending {
-            ids.reverse();
+        let mut removed: Vec<u32> = Vec::with_capacity(count);
+        let mut walk = self.iter_from(rank, false);
+        for _ in 0..count {
+            let Some(id) = walk.next_id() else {
+                break;
+            };
+            removed.push(id);
         }
-        for id in ids {
-            let node = self.node(id);
-            each(&node.member, node.score);
-            self.unindex(id);
+        let ordered: Box<dyn Iterator<Item = &u32>> = if descending {
+            Box::new(removed.iter().rev())
+        } else {
+            Box::new(removed.iter())
+        };
+        for &id in ordered {
+            each(self.member(id), self.scores[id as usize]);
+        }
+        if removed.len() * 2 > self.len {
+            let kept: Vec<(CompactBytes, f64)> = self
+                .iter_from(0, false)
+                .enumerate()
+                .filter(|(index, _)| *index < rank || *index >= rank + removed.len())
+                .map(|(_, (member, score))| (CompactBytes::new(member), score))
+                .collect();
+            *self = Ordered::from_sorted(kept.iter().map(|(m, s)| (m.as_bytes(), *s)));
+            return;
+        }
+        for id in removed {
+            self.unlink(id);
             self.release(id);
         }
         self.maybe_compact();
     }
 }
 
+/// Two distinct leaves, mutably.
+fn two_leaves(leaves: &mut [Leaf], a: u32, b: u32) -> (&mut Leaf, &mut Leaf) {
+    let (a, b) = (a as usize, b as usize);
+    if a < b {
+        let (low, high) = leaves.split_at_mut(b);
+        (&mut low[a], &mut high[0])
+    } else {
+        let (low, high) = leaves.split_at_mut(a);
+        (&mut high[0], &mut low[b])
+    }
+}
+
+/// Two distinct inner nodes, mutably.
+fn two_inners(inners: &mut [Inner], a: u32, b: u32) -> (&mut Inner, &mut Inner) {
+    let (a, b) = (a as usize, b as usize);
+    if a < b {
+        let (low, high) = inners.split_at_mut(b);
+        (&mut low[a], &mut high[0])
+    } else {
+        let (low, high) = inners.split_at_mut(a);
+        (&mut high[0], &mut low[b])
+    }
+}
+
+fn put_at(leaf: &mut Leaf, position: usize, score: f64, id: u32) {
+    let len = leaf.len as usize;
+    leaf.scores.copy_within(position..len, position + 1);
+    leaf.ids.copy_within(position..len, position + 1);
+    leaf.scores[position] = score;
+    leaf.ids[position] = id;
+    leaf.len += 1;
+}
+
+fn put_child(inner: &mut Inner, position: usize, child: Split) {
+    let len = inner.len as usize;
+    inner.counts.copy_within(position..len, position + 1);
+    inner.children.copy_within(position..len, position + 1);
+    inner.min_scores.copy_within(position..len, position + 1);
+    inner.min_ids.copy_within(position..len, position + 1);
+    inner.counts[position] = child.count;
+    inner.children[position] = child.node;
+    (inner.min_scores[position], inner.min_ids[position]) = child.min;
+    inner.len += 1;
+}
+
 /// Members and scores in order from a position (see [`Ordered::iter_from`]).
 pub struct Iter<'a> {
     ordered: &'a Ordered,
-    /// The nodes still to visit whose subtrees on the walking side are already behind.
-    stack: Vec<u32>,
+    leaf: u32,
+    position: usize,
     reverse: bool,
+}
+
+impl Iter<'_> {
+    /// The next entry's id.
+    fn next_id(&mut self) -> Option<u32> {
+        if self.leaf == NIL {
+            return None;
+        }
+        let leaf = self.ordered.leaf(self.leaf);
+        let id = leaf.ids[self.position];
+        if self.reverse {
+            if self.position > 0 {
+                self.position -= 1;
+            } else {
+                self.leaf = leaf.prev;
+                if self.leaf != NIL {
+                    self.position = self.ordered.leaf(self.leaf).len as usize - 1;
+                }
+            }
+        } else if self.position + 1 < leaf.len as usize {
+            self.position += 1;
+        } else {
+            self.leaf = leaf.next;
+            self.position = 0;
+        }
+        Some(id)
+    }
 }
 
 impl<'a> Iterator for Iter<'a> {
     type Item = (&'a [u8], f64);
 
     fn next(&mut self) -> Option<(&'a [u8], f64)> {
-        let id = self.stack.pop()?;
+        let id = self.next_id()?;
         let ordered = self.ordered;
-        let node = ordered.node(id);
-        let mut current = if self.reverse { node.left } else { node.right };
-        while current != NIL {
-            self.stack.push(current);
-            let child = ordered.node(current);
-            current = if self.reverse {
-                child.right
-            } else {
-                child.left
-            };
-        }
-        Some((&node.member, node.score))
+        Some((ordered.member(id), ordered.scores[id as usize]))
     }
 }
 
@@ -554,29 +843,59 @@ mod tests {
     use super::*;
 
     impl Ordered {
-        /// Checks the tree's invariants: order, heap, sizes, index.
+        /// Checks the tree's invariants: order, counts, smallest keys, links, index.
         pub(crate) fn check(&self) {
             let mut ids = Vec::new();
-            self.collect_in_order(self.root, &mut ids);
+            if self.root != NIL {
+                self.check_node(self.root, self.height, &mut ids);
+            }
             assert_eq!(ids.len(), self.len());
             assert_eq!(self.index.len(), self.len());
-            assert_eq!(self.nodes.len(), self.len() + self.free.len());
+            assert_eq!(self.members.len(), self.len() + self.free.len());
             for pair in ids.windows(2) {
-                assert!(self.before(pair[0], pair[1]));
+                let (a, b) = (pair[0], pair[1]);
+                assert_eq!(
+                    compare(
+                        self.scores[a as usize],
+                        self.member(a),
+                        self.scores[b as usize],
+                        self.member(b)
+                    ),
+                    Ordering::Less
+                );
             }
             for &id in &ids {
-                let node = self.node(id);
-                assert_eq!(
-                    node.size as usize,
-                    1 + self.size(node.left) + self.size(node.right)
-                );
-                for child in [node.left, node.right] {
-                    if child != NIL {
-                        assert!(self.node(child).hash <= node.hash);
-                    }
-                }
-                assert_eq!(self.find(&node.member), Some(id));
+                assert_eq!(self.find(self.member(id)), Some(id));
             }
+            let walked: Vec<u32> = {
+                let mut walk = self.iter_from(0, false);
+                std::iter::from_fn(|| walk.next_id()).collect()
+            };
+            assert_eq!(walked, ids);
+        }
+
+        /// Collects a subtree's ids in order; returns its count and smallest key.
+        fn check_node(&self, node: u32, height: u32, ids: &mut Vec<u32>) -> (usize, (f64, u32)) {
+            if height == 0 {
+                let leaf = self.leaf(node);
+                assert!(leaf.len > 0 && leaf.len as usize <= FANOUT);
+                for i in 0..leaf.len as usize {
+                    assert_eq!(leaf.scores[i], self.scores[leaf.ids[i] as usize]);
+                    ids.push(leaf.ids[i]);
+                }
+                return (leaf.len as usize, (leaf.scores[0], leaf.ids[0]));
+            }
+            let inner = self.inner(node);
+            assert!(inner.len > 0 && inner.len as usize <= FANOUT);
+            let mut total = 0;
+            for i in 0..inner.len as usize {
+                let (count, min) = self.check_node(inner.children[i], height - 1, ids);
+                assert_eq!(count, inner.counts[i] as usize);
+                assert_eq!(min.1, inner.min_ids[i]);
+                assert_eq!(min.0, inner.min_scores[i]);
+                total += count;
+            }
+            (total, (inner.min_scores[0], inner.min_ids[0]))
         }
     }
 
@@ -648,7 +967,7 @@ mod tests {
             assert_eq!(set.rank(member), Some((rank, *score as f64)));
         }
         // Removing most members compacts the arena.
-        let arena = set.nodes.len();
+        let arena = set.members.len();
         let survivors: Vec<(u64, Vec<u8>)> = model.iter().skip(1).step_by(10).cloned().collect();
         let removed: BTreeSet<(u64, Vec<u8>)> = model
             .difference(&survivors.iter().cloned().collect())
@@ -658,7 +977,7 @@ mod tests {
             set.remove(member);
         }
         set.check();
-        assert!(set.nodes.len() < arena / 2);
+        assert!(set.members.len() < arena / 2);
         let walked: Vec<(Vec<u8>, f64)> = set
             .iter_from(0, false)
             .map(|(m, s)| (m.to_vec(), s))
