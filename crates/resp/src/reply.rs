@@ -143,19 +143,6 @@ impl<'a> ReplyWriter<'a> {
         }
     }
 
-    /// A double: a bulk string in RESP2, `,` in RESP3, in Valkey's shortest round-trip format.
-    pub fn double(&mut self, value: f64) {
-        let text = format_double(value);
-        match self.protocol {
-            Protocol::Resp2 => self.bulk(text.as_bytes()),
-            Protocol::Resp3 => {
-                self.out.push(b',');
-                self.out.extend_from_slice(text.as_bytes());
-                self.out.extend_from_slice(b"\r\n");
-            }
-        }
-    }
-
     /// Human-readable text (INFO, CLIENT LIST...): a verbatim string `txt:` in RESP3, a bulk
     /// string in RESP2.
     pub fn verbatim(&mut self, text: &[u8]) {
@@ -176,37 +163,6 @@ impl<'a> ReplyWriter<'a> {
     }
 }
 
-/// Formats a double the way Valkey's replies do: the shortest text that reads back as the same
-/// value, `%.17g` style (exponent form below 1e-4 and from 1e17 on), and `inf`, `-inf`, `nan`.
-pub fn format_double(value: f64) -> String {
-    if value.is_nan() {
-        return "nan".into();
-    }
-    if value.is_infinite() {
-        return if value > 0.0 {
-            "inf".into()
-        } else {
-            "-inf".into()
-        };
-    }
-    if value == 0.0 {
-        return if value.is_sign_negative() {
-            "-0".into()
-        } else {
-            "0".into()
-        };
-    }
-    // `{:e}` gives the shortest round-trip digits with a decimal exponent.
-    let scientific = format!("{value:e}");
-    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
-    let exponent: i32 = exponent.parse().unwrap_or(0);
-    if !(-5..17).contains(&exponent) {
-        let sign = if exponent < 0 { '-' } else { '+' };
-        return format!("{mantissa}e{sign}{:02}", exponent.abs());
-    }
-    format!("{value}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,12 +177,11 @@ mod tests {
 
     #[test]
     fn types_in_both_protocols() {
-        let cases: [Case; 6] = [
+        let cases: [Case; 5] = [
             (&|w| w.null(), "$-1\r\n", "_\r\n"),
             (&|w| w.null_array(), "*-1\r\n", "_\r\n"),
             (&|w| w.map(2), "*4\r\n", "%2\r\n"),
             (&|w| w.boolean(true), ":1\r\n", "#t\r\n"),
-            (&|w| w.double(1.5), "$3\r\n1.5\r\n", ",1.5\r\n"),
             (&|w| w.verbatim(b"ab"), "$2\r\nab\r\n", "=6\r\ntxt:ab\r\n"),
         ];
         for (write, resp2, resp3) in cases {
@@ -241,21 +196,5 @@ mod tests {
             encode(Protocol::Resp2, |w| w.error(b"ERR a\r\nb")),
             "-ERR a  b\r\n"
         );
-    }
-
-    #[test]
-    fn doubles() {
-        for (value, text) in [
-            (1.0, "1"),
-            (0.1, "0.1"),
-            (-2.5, "-2.5"),
-            (1e20, "1e+20"),
-            (1.5e-7, "1.5e-07"),
-            (123456.789, "123456.789"),
-            (f64::INFINITY, "inf"),
-            (f64::NEG_INFINITY, "-inf"),
-        ] {
-            assert_eq!(format_double(value), text);
-        }
     }
 }
