@@ -414,6 +414,7 @@ FAR = "4102444800"       # 2100-01-01, seconds
 FAR_MS = "4102444800123"  # the same, milliseconds
 
 CASES = {
+    "scan-cursor-errors": [c("SCAN abc"), c("SCAN -1"), c("SCAN 1x"), c("SCAN 0 COUNT 0")],
     # -- SET ------------------------------------------------------------------
     "set-basic": [c("SET k v"), c("GET k"), c("SET k v2 GET"), c("GET k")],
     "set-nx-xx": [c("SET k v XX"), c("SET k v NX"), c("SET k w NX"), c("SET k w XX"), c("GET k"),

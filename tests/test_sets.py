@@ -41,6 +41,9 @@ def adds(key, members):
 
 
 CASES = {
+    "sscan-cursors": [c("SADD s a b 1"), c("SSCAN s 00"), c("SSCAN s +0"), ["SSCAN", "s", " 0"],
+                      c("SSCAN s -0"), c("SSCAN s -1"), c("SSCAN s 0x"), c("SSCAN s abc"),
+                      ["SSCAN", "s", "0\x00junk"], c("SSCAN nx 007")],
     "sadd-basic": [c("SADD s a b c a"), c("SADD s b d"), c("SMEMBERS s"), c("SCARD s"),
                    c("OBJECT ENCODING s"), c("TYPE s")],
     "sadd-intset": [c("SADD s 5 3 1 3 -2"), c("SMEMBERS s"), c("OBJECT ENCODING s"),

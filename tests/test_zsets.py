@@ -53,6 +53,8 @@ ODD_SCORES = ["1.5e-7", "-1e-7", "0.000001", "0.00001", "1e17", "123456789012345
               "inf", "-inf", "-0", "0", "3.0", "+7", ".5", "5.", "1E+5", "00012", "1e-310"]
 
 CASES = {
+    "zscan-cursors": [c("ZADD z 1 a 2 b"), c("ZSCAN z 00"), c("ZSCAN z +0"), ["ZSCAN", "z", " 0"],
+                      c("ZSCAN z -1"), c("ZSCAN z 1x"), c("ZSCAN nx 007")],
     # -- ZADD and ZINCRBY ---------------------------------------------------------------------
     "zadd-basic": [c("ZADD z 1 a 2 b 3 c"), c("ZADD z 4 d 1 a"), c("ZRANGE z 0 -1 WITHSCORES"),
                    c("ZCARD z"), c("TYPE z"), c("OBJECT ENCODING z"), c("ZADD z 5 a 6 a"),

@@ -22,23 +22,6 @@ extern "C" {
 /// Valkey's strict integer syntax (one definition, shared with the protocol's length headers).
 pub use tern_resp::parse::parse_strict_i64 as parse_i64;
 
-/// Unsigned variant (SCAN cursors): digits only, no leading zeros, within `u64`.
-pub fn parse_u64(text: &[u8]) -> Option<u64> {
-    if text.is_empty() || text.len() > 20 || (text[0] == b'0' && text.len() > 1) {
-        return None;
-    }
-    let mut value: u64 = 0;
-    for &digit in text {
-        if !digit.is_ascii_digit() {
-            return None;
-        }
-        value = value
-            .checked_mul(10)?
-            .checked_add(u64::from(digit - b'0'))?;
-    }
-    Some(value)
-}
-
 /// Why a float increment failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FloatIncrError {
@@ -180,7 +163,5 @@ mod tests {
         }
         assert_eq!(parse_i64(b"-0"), None);
         assert_eq!(parse_i64(b"01"), None);
-        assert_eq!(parse_u64(b"18446744073709551615"), Some(u64::MAX));
-        assert_eq!(parse_u64(b"-1"), None);
     }
 }

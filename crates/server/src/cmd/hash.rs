@@ -415,49 +415,12 @@ pub fn hrandfield(ctx: &mut Ctx<'_>, request: &Request<'_>) {
     }
 }
 
-/// Reads a SCAN cursor as Valkey does: strict integer syntax first (a negative one is invalid),
-/// else C's `strtoull` on the text up to its first NUL, which also takes leading whitespace, a
-/// sign (a minus wraps around), and leading zeros, but nothing after the digits.
-fn parse_scan_cursor(arg: &[u8]) -> Option<u64> {
-    let text = super::c_str(arg);
-    if let Some(value) = parse_i64(text) {
-        return u64::try_from(value).ok();
-    }
-    let start = text
-        .iter()
-        .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))?;
-    let (negative, digits) = match text[start] {
-        b'-' => (true, &text[start + 1..]),
-        b'+' => (false, &text[start + 1..]),
-        _ => (false, &text[start..]),
-    };
-    let magnitude = parse_u64_digits(digits)?;
-    Some(if negative {
-        magnitude.wrapping_neg()
-    } else {
-        magnitude
-    })
-}
-
-/// Decimal digits only (at least one, leading zeros allowed), within `u64`.
-fn parse_u64_digits(digits: &[u8]) -> Option<u64> {
-    if digits.is_empty() {
-        return None;
-    }
-    digits.iter().try_fold(0u64, |value, &digit| {
-        if !digit.is_ascii_digit() {
-            return None;
-        }
-        value.checked_mul(10)?.checked_add(u64::from(digit - b'0'))
-    })
-}
-
 /// HSCAN key cursor [MATCH pattern] [COUNT count] [NOVALUES]
 ///
 /// A listpack is returned whole with cursor 0, as Valkey does; a hashtable `count` positions at
 /// a time (see `HashValue::scan`).
 pub fn hscan(ctx: &mut Ctx<'_>, request: &Request<'_>) {
-    let Some(cursor) = parse_scan_cursor(request.arg(2)) else {
+    let Some(cursor) = super::parse_scan_cursor(request.arg(2)) else {
         return ctx.reply.error(b"ERR invalid cursor");
     };
     let key = request.arg(1);

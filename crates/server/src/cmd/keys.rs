@@ -1,7 +1,7 @@
 //! The generic key commands: deletion, existence, expiry, renaming, copying, iteration, OBJECT,
 //! and the database-wide ones (DBSIZE, FLUSHDB, FLUSHALL, SWAPDB).
 
-use tern_keyspace::{find_guard, glob_match, key_slot, num::parse_u64};
+use tern_keyspace::{find_guard, glob_match, key_slot};
 use tern_resp::Request;
 
 use super::{parse_db, parse_i64, write_help, Ctx, NOT_AN_INTEGER, SAME_OBJECT, SYNTAX_ERROR};
@@ -242,7 +242,7 @@ pub fn keys(ctx: &mut Ctx<'_>, request: &Request<'_>) {
 /// The cursor is the next slot to visit; each call returns whole slots, so a key present for
 /// the whole iteration is returned exactly once.
 pub fn scan(ctx: &mut Ctx<'_>, request: &Request<'_>) {
-    let Some(cursor) = parse_u64(request.arg(1)) else {
+    let Some(cursor) = super::parse_scan_cursor(request.arg(1)) else {
         return ctx.reply.error(b"ERR invalid cursor");
     };
     let mut count = 10usize;

@@ -403,3 +403,40 @@ pub fn write_help(ctx: &mut Ctx<'_>, container: &str, lines: &[&str]) {
         ctx.reply.simple(line.as_bytes());
     }
 }
+
+/// Reads a SCAN cursor as Valkey does: strict integer syntax first (a negative one is invalid),
+/// else C's `strtoull` on the text up to its first NUL, which also takes leading whitespace, a
+/// sign (a minus wraps around), and leading zeros, but nothing after the digits.
+pub fn parse_scan_cursor(arg: &[u8]) -> Option<u64> {
+    let text = c_str(arg);
+    if let Some(value) = parse_i64(text) {
+        return u64::try_from(value).ok();
+    }
+    let start = text
+        .iter()
+        .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))?;
+    let (negative, digits) = match text[start] {
+        b'-' => (true, &text[start + 1..]),
+        b'+' => (false, &text[start + 1..]),
+        _ => (false, &text[start..]),
+    };
+    let magnitude = parse_u64_digits(digits)?;
+    Some(if negative {
+        magnitude.wrapping_neg()
+    } else {
+        magnitude
+    })
+}
+
+/// Decimal digits only (at least one, leading zeros allowed), within `u64`.
+fn parse_u64_digits(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |value, &digit| {
+        if !digit.is_ascii_digit() {
+            return None;
+        }
+        value.checked_mul(10)?.checked_add(u64::from(digit - b'0'))
+    })
+}

@@ -7,8 +7,7 @@
 //! references, and write a STORE result last.
 
 use tern_keyspace::{
-    find_guard, glob_match, key_slot, num::parse_u64, Entry, ExpireUpdate, Member, SetValue,
-    SlotGuard, Value,
+    find_guard, glob_match, key_slot, Entry, ExpireUpdate, Member, SetValue, SlotGuard, Value,
 };
 use tern_resp::Request;
 
@@ -528,7 +527,7 @@ pub fn sintercard(ctx: &mut Ctx<'_>, request: &Request<'_>) {
 /// Every set is returned in one call with cursor 0, as Valkey does for its small encodings;
 /// SCAN's guarantees hold (each member present throughout is returned exactly once).
 pub fn sscan(ctx: &mut Ctx<'_>, request: &Request<'_>) {
-    if parse_u64(request.arg(2)).is_none() {
+    if super::parse_scan_cursor(request.arg(2)).is_none() {
         return ctx.reply.error(b"ERR invalid cursor");
     }
     let key = request.arg(1);

@@ -18,9 +18,9 @@
 use std::collections::HashMap;
 
 use tern_keyspace::{
-    find_guard, format_score, glob_match, key_slot, num::parse_u64, parse_score, resolve_range,
-    AddFlags, AddOutcome, Entry, ExpireUpdate, LexRange, PackItem, ScoreRange, Scored, SetValue,
-    SlotGuard, Value, ZSetValue, SCORE_TEXT_MAX,
+    find_guard, format_score, glob_match, key_slot, parse_score, resolve_range, AddFlags,
+    AddOutcome, Entry, ExpireUpdate, LexRange, PackItem, ScoreRange, Scored, SetValue, SlotGuard,
+    Value, ZSetValue, SCORE_TEXT_MAX,
 };
 use tern_resp::Request;
 
@@ -1078,7 +1078,7 @@ fn random_members(ctx: &mut Ctx<'_>, zset: &ZSetValue, count: i64, with_scores: 
 /// Every sorted set is returned in one call with cursor 0, as Valkey does for its listpack
 /// form; SCAN's guarantees hold (each member present throughout is returned exactly once).
 pub fn zscan(ctx: &mut Ctx<'_>, request: &Request<'_>) {
-    if parse_u64(request.arg(2)).is_none() {
+    if super::parse_scan_cursor(request.arg(2)).is_none() {
         return ctx.reply.error(b"ERR invalid cursor");
     }
     let key = request.arg(1);
