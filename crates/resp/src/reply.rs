@@ -78,6 +78,8 @@ impl<'a> ReplyWriter<'a> {
 
     #[inline]
     pub fn bulk(&mut self, value: &[u8]) {
+        // One capacity check for the header, the value and the terminator.
+        self.out.reserve(value.len() + 24);
         self.header(b'$', value.len() as i64);
         self.out.extend_from_slice(value);
         self.out.extend_from_slice(b"\r\n");
