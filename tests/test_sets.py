@@ -339,3 +339,26 @@ def test_sscan_full_iteration(tern, valkey, proto):
                 break
         assert set(found) == {f"member:{i}".encode() for i in range(100, 200)}, who
         cl.close()
+
+
+@pytest.mark.parametrize("proto", [2, 3], ids=["resp2", "resp3"])
+def test_sscan_pages_and_survives_changes(tern, valkey, proto):
+    # A large set comes back in pages, and a member present for the whole scan is returned even
+    # while other members are removed and added between the calls.
+    for who, cl in _servers(tern, valkey, proto):
+        cl.call("DEL", "churn")
+        cl.call("SADD", "churn", *[f"m{i}" for i in range(2000)])
+        kept = {f"m{i}".encode() for i in range(2000) if i % 3 == 0}
+        cursor, found, calls = b"0", set(), 0
+        while True:
+            cursor, batch = decode(cl.call("SSCAN", "churn", cursor, "COUNT", "20"))
+            found.update(batch)
+            calls += 1
+            removed = [f"m{i}" for i in range(calls * 7 % 2000, 2000, 97) if i % 3 != 0]
+            cl.call("SREM", "churn", *removed)
+            cl.call("SADD", "churn", *[f"new{calls}-{i}" for i in range(5)])
+            if cursor == b"0":
+                break
+        assert calls > 10, who
+        assert kept <= found, (who, len(kept - found))
+        cl.close()

@@ -773,3 +773,33 @@ def test_same_reply_on_both_for_large_unions(tern, valkey):
     finally:
         ct.close()
         cv.close()
+
+
+@pytest.mark.parametrize("proto", [2, 3], ids=["resp2", "resp3"])
+def test_zscan_pages_and_survives_changes(tern, valkey, proto):
+    # A large sorted set comes back in pages, and a member present for the whole scan is
+    # returned even while other members are removed and added between the calls.
+    for server in (tern, valkey):
+        cl = server.client()
+        if proto == 3:
+            cl.call("HELLO", "3")
+        cl.call("DEL", "churn")
+        args = []
+        for i in range(2000):
+            args += [str(i % 50), f"m{i}"]
+        cl.call("ZADD", "churn", *args)
+        kept = {f"m{i}".encode() for i in range(2000) if i % 3 == 0}
+        cursor, found, calls = b"0", set(), 0
+        while True:
+            cursor, batch = decode(cl.call("ZSCAN", "churn", cursor, "COUNT", "20", "NOSCORES"))
+            found.update(batch)
+            calls += 1
+            removed = [f"m{i}" for i in range(calls * 7 % 2000, 2000, 13) if i % 3 != 0]
+            if removed:
+                cl.call("ZREM", "churn", *removed)
+            cl.call("ZADD", "churn", *[x for i in range(5) for x in ("1", f"new{calls}-{i}")])
+            if cursor == b"0":
+                break
+        assert calls > 10, server
+        assert kept <= found, (server, len(kept - found))
+        cl.close()

@@ -281,6 +281,29 @@ impl SetValue {
         }
     }
 
+    /// One SSCAN step: visits members and returns the next cursor (0 when done). An intset or a
+    /// listpack is visited whole. A hashtable is read downward from the top position in steps
+    /// of `count` positions: removal moves only the last member into the hole, and additions
+    /// go to the end, so a member present for the whole scan is visited at least once.
+    pub fn scan<'a>(&'a self, cursor: u64, count: usize, mut visit: impl FnMut(Member<'a>)) -> u64 {
+        let SetValue::Hashtable(members) = self else {
+            self.iter().for_each(visit);
+            return 0;
+        };
+        let len = members.len();
+        let end = match usize::try_from(cursor) {
+            Ok(0) | Err(_) => len,
+            Ok(cursor) => cursor.min(len),
+        };
+        let start = end.saturating_sub(count.max(1));
+        for index in (start..end).rev() {
+            visit(Member::Bytes(
+                members.get_index(index).expect("index below len"),
+            ));
+        }
+        start as u64
+    }
+
     /// A uniformly random member of a non-empty set.
     pub fn random_member(&self, rng: &mut impl Rng) -> Member<'_> {
         self.get(rng.random_range(0..self.len()))

@@ -264,6 +264,20 @@ impl ZSetValue {
         self.len() == 0
     }
 
+    /// One ZSCAN step: visits entries and returns the next cursor (0 when done). A listpack is
+    /// visited whole, in order; a skiplist page by page (see [`Ordered::scan`]).
+    pub fn scan<'a>(&'a self, cursor: u64, count: usize, mut visit: impl FnMut(Scored<'a>)) -> u64 {
+        match self {
+            ZSetValue::Listpack(_) => {
+                self.iter().for_each(visit);
+                0
+            }
+            ZSetValue::Skiplist(ordered) => ordered.scan(cursor, count, |member, score| {
+                visit((PackItem::Bytes(member), score))
+            }),
+        }
+    }
+
     /// Every member and score, ascending.
     pub fn iter(&self) -> Entries<'_> {
         match self {

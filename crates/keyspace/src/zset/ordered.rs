@@ -210,6 +210,8 @@ impl Ordered {
             entry.remove();
         }
         self.members[id as usize] = CompactBytes::new(b"");
+        // NaN marks a free id: a live score never is one.
+        self.scores[id as usize] = f64::NAN;
         self.free.push(id);
     }
 
@@ -305,13 +307,70 @@ impl Ordered {
         self.root = level[0].0;
     }
 
-    /// Rebuilds everything compactly (ids renumbered in order, nodes packed).
+    /// Rebuilds everything compactly: live ids renumbered without gaps, nodes packed. New ids
+    /// keep the old ids' relative order, so a ZSCAN cursor (a bound on ids, see [`Ordered::scan`])
+    /// still covers every member it had not reached. Ids released but still in the tree (a
+    /// bulk removal) are left out.
     fn rebuild(&mut self) {
-        let entries: Vec<(CompactBytes, f64)> = self
-            .iter_from(0, false)
-            .map(|(member, score)| (CompactBytes::new(member), score))
-            .collect();
-        *self = Ordered::from_sorted(entries.iter().map(|(m, s)| (m.as_bytes(), *s)));
+        let mut order: Vec<u32> = Vec::with_capacity(self.len);
+        let mut walk = self.iter_from(0, false);
+        while let Some(id) = walk.next_id() {
+            if !self.scores[id as usize].is_nan() {
+                order.push(id);
+            }
+        }
+        let mut new_ids = vec![NIL; self.members.len()];
+        let mut members = Vec::with_capacity(order.len());
+        let mut scores = Vec::with_capacity(order.len());
+        for ((new_id, member), &score) in new_ids
+            .iter_mut()
+            .zip(self.members.iter_mut())
+            .zip(&self.scores)
+        {
+            if !score.is_nan() {
+                *new_id = members.len() as u32;
+                members.push(std::mem::replace(member, CompactBytes::new(b"")));
+                scores.push(score);
+            }
+        }
+        self.members = members;
+        self.scores = scores;
+        self.free.clear();
+        self.index = HashTable::with_capacity(self.members.len());
+        for id in 0..self.members.len() as u32 {
+            let hash = self.hash_of(self.member(id));
+            let (members, hasher) = (&self.members, &self.hasher);
+            self.index.insert_unique(hash, id, |&i| {
+                hasher.hash_one(members[i as usize].as_bytes())
+            });
+        }
+        let ids: Vec<u32> = order.iter().map(|&old| new_ids[old as usize]).collect();
+        self.build(&ids);
+    }
+
+    /// One ZSCAN step: visits the members whose ids are in the `count` ids below the cursor
+    /// (0: the top) and returns the next cursor (0 when done). Ids of members present for the
+    /// whole scan never change except by [`Ordered::rebuild`], which keeps their order, and new
+    /// members take free or new ids, so every member present throughout is visited.
+    pub fn scan<'a>(
+        &'a self,
+        cursor: u64,
+        count: usize,
+        mut visit: impl FnMut(&'a [u8], f64),
+    ) -> u64 {
+        let top = self.members.len();
+        let end = match usize::try_from(cursor) {
+            Ok(0) | Err(_) => top,
+            Ok(cursor) => cursor.min(top),
+        };
+        let start = end.saturating_sub(count.max(1));
+        for id in (start..end).rev() {
+            let score = self.scores[id];
+            if !score.is_nan() {
+                visit(self.member(id as u32), score);
+            }
+        }
+        start as u64
     }
 
     /// Rebuilds when most ids are free or the leaves are mostly empty.
@@ -731,13 +790,11 @@ impl Ordered {
             each(self.member(id), self.scores[id as usize]);
         }
         if removed.len() * 2 > self.len {
-            let kept: Vec<(CompactBytes, f64)> = self
-                .iter_from(0, false)
-                .enumerate()
-                .filter(|(index, _)| *index < rank || *index >= rank + removed.len())
-                .map(|(_, (member, score))| (CompactBytes::new(member), score))
-                .collect();
-            *self = Ordered::from_sorted(kept.iter().map(|(m, s)| (m.as_bytes(), *s)));
+            for &id in &removed {
+                self.release(id);
+            }
+            self.len -= removed.len();
+            self.rebuild();
             return;
         }
         for id in removed {
@@ -987,6 +1044,42 @@ mod tests {
             .map(|(s, m)| (m.clone(), *s as f64))
             .collect();
         assert_eq!(walked, expected);
+    }
+
+    /// A scan returns every member present throughout, while others come and go and the set is
+    /// rebuilt under it.
+    #[test]
+    fn scan_survives_changes_and_rebuilds() {
+        let mut set = Ordered::default();
+        for i in 0..3000u32 {
+            set.insert(format!("m{i}").as_bytes(), f64::from(i % 7));
+        }
+        let mut found = std::collections::HashSet::new();
+        let mut cursor = 0;
+        let mut steps = 0;
+        loop {
+            cursor = set.scan(cursor, 25, |member, _| {
+                found.insert(member.to_vec());
+            });
+            steps += 1;
+            // Remove most of the odd members (forcing rebuilds) and add new ones.
+            for i in (steps * 13 % 2)..3000 {
+                if i % 2 == 1 && (i + steps) % 3 != 0 {
+                    set.remove(format!("m{i}").as_bytes());
+                }
+            }
+            for i in 0..20 {
+                set.insert(format!("new{steps}-{i}").as_bytes(), 1.0);
+            }
+            if cursor == 0 {
+                break;
+            }
+        }
+        set.check();
+        assert!(steps > 10);
+        for i in (0..3000).step_by(2) {
+            assert!(found.contains(format!("m{i}").as_bytes()), "m{i} missed");
+        }
     }
 
     #[test]

@@ -524,12 +524,12 @@ pub fn sintercard(ctx: &mut Ctx<'_>, request: &Request<'_>) {
 
 /// SSCAN key cursor [MATCH pattern] [COUNT count]
 ///
-/// Every set is returned in one call with cursor 0, as Valkey does for its small encodings;
-/// SCAN's guarantees hold (each member present throughout is returned exactly once).
+/// An intset or listpack set is returned in one call with cursor 0, as Valkey does; a hashtable
+/// set page by page (see `SetValue::scan`).
 pub fn sscan(ctx: &mut Ctx<'_>, request: &Request<'_>) {
-    if super::parse_scan_cursor(request.arg(2)).is_none() {
+    let Some(cursor) = super::parse_scan_cursor(request.arg(2)) else {
         return ctx.reply.error(b"ERR invalid cursor");
-    }
+    };
     let key = request.arg(1);
     let mut table = ctx.db().lock_key(key);
     let set = match read_set(ctx, &mut table, key) {
@@ -542,6 +542,7 @@ pub fn sscan(ctx: &mut Ctx<'_>, request: &Request<'_>) {
         Err(()) => return,
     };
     let mut pattern: Option<&[u8]> = None;
+    let mut count = 10usize;
     let mut index = 3;
     while index < request.len() {
         let option = request.arg(index);
@@ -550,7 +551,7 @@ pub fn sscan(ctx: &mut Ctx<'_>, request: &Request<'_>) {
             match parse_i64(request.arg(index + 1)) {
                 None => return ctx.reply.error(NOT_AN_INTEGER),
                 Some(n) if n < 1 => return ctx.reply.error(SYNTAX_ERROR),
-                Some(_) => {}
+                Some(n) => count = n as usize,
             }
         } else if option.eq_ignore_ascii_case(b"MATCH") && has_value {
             pattern = Some(request.arg(index + 1));
@@ -570,14 +571,13 @@ pub fn sscan(ctx: &mut Ctx<'_>, request: &Request<'_>) {
     // A pattern of just "*" matches everything; skip the matching then.
     let pattern = pattern.filter(|p| *p != b"*");
     let mut found: Vec<Member<'_>> = Vec::new();
-    for member in set.iter() {
-        let keep = pattern.is_none_or(|p| glob_match(p, member.bytes(&mut [0; 20]), false));
-        if keep {
+    let next = set.scan(cursor, count, |member| {
+        if pattern.is_none_or(|p| glob_match(p, member.bytes(&mut [0; 20]), false)) {
             found.push(member);
         }
-    }
+    });
     ctx.reply.array(2);
-    ctx.reply.bulk(b"0");
+    ctx.reply.bulk_int(next as i64);
     ctx.reply.array(found.len());
     for member in found {
         bulk_member(ctx, member);

@@ -1078,9 +1078,9 @@ fn random_members(ctx: &mut Ctx<'_>, zset: &ZSetValue, count: i64, with_scores: 
 /// Every sorted set is returned in one call with cursor 0, as Valkey does for its listpack
 /// form; SCAN's guarantees hold (each member present throughout is returned exactly once).
 pub fn zscan(ctx: &mut Ctx<'_>, request: &Request<'_>) {
-    if super::parse_scan_cursor(request.arg(2)).is_none() {
+    let Some(cursor) = super::parse_scan_cursor(request.arg(2)) else {
         return ctx.reply.error(b"ERR invalid cursor");
-    }
+    };
     let key = request.arg(1);
     let mut table = ctx.db().lock_key(key);
     let zset = match read_zset(ctx, &mut table, key) {
@@ -1094,6 +1094,7 @@ pub fn zscan(ctx: &mut Ctx<'_>, request: &Request<'_>) {
     };
     let mut pattern: Option<&[u8]> = None;
     let mut with_scores = true;
+    let mut count = 10usize;
     let mut index = 3;
     while index < request.len() {
         let option = request.arg(index);
@@ -1102,7 +1103,7 @@ pub fn zscan(ctx: &mut Ctx<'_>, request: &Request<'_>) {
             match parse_i64(request.arg(index + 1)) {
                 None => return ctx.reply.error(NOT_AN_INTEGER),
                 Some(n) if n < 1 => return ctx.reply.error(SYNTAX_ERROR),
-                Some(_) => {}
+                Some(n) => count = n as usize,
             }
             index += 2;
         } else if option.eq_ignore_ascii_case(b"MATCH") && has_value {
@@ -1121,14 +1122,14 @@ pub fn zscan(ctx: &mut Ctx<'_>, request: &Request<'_>) {
     }
     // A pattern of just "*" matches everything; skip the matching then.
     let pattern = pattern.filter(|p| *p != b"*");
-    let found: Vec<Scored<'_>> = zset
-        .iter()
-        .filter(|(member, _)| {
-            pattern.is_none_or(|p| glob_match(p, member.bytes(&mut [0; 20]), false))
-        })
-        .collect();
+    let mut found: Vec<Scored<'_>> = Vec::new();
+    let next = zset.scan(cursor, count, |(member, score)| {
+        if pattern.is_none_or(|p| glob_match(p, member.bytes(&mut [0; 20]), false)) {
+            found.push((member, score));
+        }
+    });
     ctx.reply.array(2);
-    ctx.reply.bulk(b"0");
+    ctx.reply.bulk_int(next as i64);
     ctx.reply.array(if with_scores {
         found.len() * 2
     } else {
