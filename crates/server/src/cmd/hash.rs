@@ -435,36 +435,12 @@ pub fn hscan(ctx: &mut Ctx<'_>, request: &Request<'_>) {
         }
         Err(()) => return,
     };
-    let mut pattern: Option<&[u8]> = None;
-    let mut count = 10usize;
-    let mut no_values = false;
-    let mut index = 3;
-    while index < request.len() {
-        let option = request.arg(index);
-        let has_value = index + 1 < request.len();
-        if option.eq_ignore_ascii_case(b"COUNT") && has_value {
-            match parse_i64(request.arg(index + 1)) {
-                None => return ctx.reply.error(NOT_AN_INTEGER),
-                Some(n) if n < 1 => return ctx.reply.error(SYNTAX_ERROR),
-                Some(n) => count = n as usize,
-            }
-            index += 2;
-        } else if option.eq_ignore_ascii_case(b"MATCH") && has_value {
-            pattern = Some(request.arg(index + 1));
-            index += 2;
-        } else if option.eq_ignore_ascii_case(b"NOVALUES") {
-            no_values = true;
-            index += 1;
-        } else if option.eq_ignore_ascii_case(b"NOSCORES") {
-            return ctx
-                .reply
-                .error(b"ERR NOSCORES option can only be used in ZSCAN");
-        } else {
-            return ctx.reply.error(SYNTAX_ERROR);
-        }
-    }
-    // A pattern of just "*" matches everything; skip the matching then.
-    let pattern = pattern.filter(|p| *p != b"*");
+    let options = match super::parse_scan_options(request, super::ScanKind::Hash) {
+        Ok(options) => options,
+        Err(error) => return ctx.reply.error(error),
+    };
+    let (pattern, count) = (options.pattern, options.count);
+    let no_values = options.omit;
     let mut found: Vec<(PackItem<'_>, PackItem<'_>)> = Vec::new();
     let next = hash.scan(cursor, count, now_ms, |field, value| {
         if pattern.is_none_or(|p| glob_match(p, field.bytes(&mut [0; 20]), false)) {

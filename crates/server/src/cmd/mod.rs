@@ -440,3 +440,65 @@ fn parse_u64_digits(digits: &[u8]) -> Option<u64> {
         value.checked_mul(10)?.checked_add(u64::from(digit - b'0'))
     })
 }
+
+/// Which collection a SSCAN, HSCAN or ZSCAN reads: it decides the one flag the scan accepts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum ScanKind {
+    Set,
+    Hash,
+    SortedSet,
+}
+
+/// The options of SSCAN, HSCAN and ZSCAN after the cursor.
+pub struct ScanOptions<'a> {
+    /// None also for `*`, which matches everything.
+    pub pattern: Option<&'a [u8]>,
+    pub count: usize,
+    /// NOVALUES (HSCAN) or NOSCORES (ZSCAN).
+    pub omit: bool,
+}
+
+/// Parses `[MATCH pattern] [COUNT count]` and the scan's own flag from argument 3 on; the error
+/// text when they are invalid.
+pub fn parse_scan_options<'a>(
+    request: &Request<'a>,
+    kind: ScanKind,
+) -> Result<ScanOptions<'a>, &'static [u8]> {
+    let mut options = ScanOptions {
+        pattern: None,
+        count: 10,
+        omit: false,
+    };
+    let mut index = 3;
+    while index < request.len() {
+        let option = request.arg(index);
+        let has_value = index + 1 < request.len();
+        if option.eq_ignore_ascii_case(b"COUNT") && has_value {
+            match parse_i64(request.arg(index + 1)) {
+                None => return Err(NOT_AN_INTEGER),
+                Some(n) if n < 1 => return Err(SYNTAX_ERROR),
+                Some(n) => options.count = n as usize,
+            }
+            index += 2;
+        } else if option.eq_ignore_ascii_case(b"MATCH") && has_value {
+            options.pattern = Some(request.arg(index + 1));
+            index += 2;
+        } else if option.eq_ignore_ascii_case(b"NOVALUES") {
+            if kind != ScanKind::Hash {
+                return Err(b"ERR NOVALUES option can only be used in HSCAN");
+            }
+            options.omit = true;
+            index += 1;
+        } else if option.eq_ignore_ascii_case(b"NOSCORES") {
+            if kind != ScanKind::SortedSet {
+                return Err(b"ERR NOSCORES option can only be used in ZSCAN");
+            }
+            options.omit = true;
+            index += 1;
+        } else {
+            return Err(SYNTAX_ERROR);
+        }
+    }
+    options.pattern = options.pattern.filter(|p| *p != b"*");
+    Ok(options)
+}
