@@ -17,8 +17,7 @@ Shapes (N keys each; key names ``key:%012d``, 16 bytes):
   list10       10 elements ``element-N``
 
 Output: a table of bytes per key and the tern/valkey ratio; ``--json`` writes
-the raw figures, and a PNG bar chart is written next to it when matplotlib is
-importable.
+the raw figures, and an SVG bar chart next to it.
 
 Example
   scripts/bench-memory.py --keys 1000000
@@ -165,22 +164,35 @@ def measure(kind: str, shape: str, keys: int, tern_bin: str) -> float:
 
 
 def chart(results: dict, path: Path) -> None:
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return
+    """Writes an SVG bar chart of bytes per key, tern beside valkey, with the ratio on top."""
     shapes = list(results)
-    xs = range(len(shapes))
-    fig, ax = plt.subplots(figsize=(8, 4))
-    ax.bar([x - 0.2 for x in xs], [results[s]["tern"] for s in shapes], 0.4, label="tern")
-    ax.bar([x + 0.2 for x in xs], [results[s]["valkey"] for s in shapes], 0.4, label="valkey")
-    ax.set_xticks(list(xs), shapes)
-    ax.set_ylabel("resident bytes per key")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path)
+    top = max(max(r["tern"], r["valkey"]) for r in results.values()) * 1.15
+    width, height, left, bottom, group = 120 * len(shapes) + 80, 320, 60, 40, 120
+    plot = height - bottom - 30
+
+    def bar(x: float, value: float, color: str) -> str:
+        h = plot * value / top
+        return (f'<rect x="{x:.0f}" y="{height - bottom - h:.1f}" width="40" height="{h:.1f}" '
+                f'fill="{color}"><title>{value:.1f} B/key</title></rect>')
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             'font-family="sans-serif" font-size="12">',
+             f'<text x="{left}" y="18" font-size="14">Resident bytes per key '
+             '(tern: blue, valkey: grey; tern/valkey above)</text>',
+             f'<line x1="{left}" y1="{height - bottom}" x2="{width - 10}" '
+             f'y2="{height - bottom}" stroke="black"/>']
+    for i, shape in enumerate(shapes):
+        x = left + 20 + i * group
+        r = results[shape]
+        parts.append(bar(x, r["tern"], "#3b78c2"))
+        parts.append(bar(x + 42, r["valkey"], "#9a9a9a"))
+        parts.append(f'<text x="{x + 41}" y="{height - bottom + 16}" '
+                     f'text-anchor="middle">{shape}</text>')
+        peak = plot * max(r["tern"], r["valkey"]) / top
+        parts.append(f'<text x="{x + 41}" y="{height - bottom - peak - 6:.0f}" '
+                     f'text-anchor="middle">{r["ratio"]:.2f}</text>')
+    parts.append("</svg>")
+    path.write_text("\n".join(parts))
 
 
 def main() -> int:
@@ -189,7 +201,7 @@ def main() -> int:
     parser.add_argument("--keys", type=int, default=1_000_000)
     parser.add_argument("--shapes", default=",".join(SHAPES))
     parser.add_argument("--tern-bin", default=str(REPO / "target/release/tern"))
-    parser.add_argument("--json", help="write the raw figures here (and a PNG chart beside it)")
+    parser.add_argument("--json", help="write the raw figures here (and an SVG chart beside it)")
     args = parser.parse_args()
     shapes = [s for s in args.shapes.split(",") if s]
     unknown = [s for s in shapes if s not in SHAPES]
@@ -205,7 +217,8 @@ def main() -> int:
     if args.json:
         path = Path(args.json)
         path.write_text(json.dumps({"keys": args.keys, "results": results}, indent=2))
-        chart(results, path.with_suffix(".png"))
+        chart(results, path.with_suffix(".svg"))
+        print(f"figures: {path}, chart: {path.with_suffix('.svg')}")
     return 0
 
 
