@@ -28,6 +28,7 @@ pub mod limits;
 mod list;
 pub mod num;
 mod pack;
+mod quicklist;
 mod set;
 mod table;
 mod value;
@@ -42,7 +43,7 @@ pub use hash::{
     ExpireCondition, FieldExpire, FieldPersist, FieldTtl, HashIter, HashValue, RandomPairs,
 };
 pub use list::{
-    argument_growth, moved_growth, packed_entry_bytes, resolve_range, Indexed, ListItem, ListIter,
+    argument_growth, moved_growth, packed_entry_bytes, resolve_range, ListItem, ListIter,
     ListValue, LIST_MAX_LISTPACK_BYTES,
 };
 pub use pack::{Pack, PackItem, PackIter};

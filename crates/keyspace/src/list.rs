@@ -3,8 +3,7 @@
 //! Valkey keeps a small list as one `listpack` (a packed byte array) and a large one as a
 //! `quicklist` (a linked list of listpack nodes). Tern does the same in spirit: a small list is
 //! one [`Pack`] stored in the entry itself (one allocation for the whole list), and a list past
-//! the listpack limit becomes a `VecDeque` of `CompactBytes` (O(1) at both ends and at any
-//! index). Alongside either it keeps what decides the name: the size in bytes the list would
+//! the listpack limit becomes a deque of packs (`quicklist.rs`: O(1) at both ends). Alongside either it keeps what decides the name: the size in bytes the list would
 //! have as a single Valkey listpack.
 //!
 //! The rules, following `list-max-listpack-size` (read from [`crate::limits`]; default -2, 8 KB):
@@ -25,12 +24,11 @@
 //! element an encoding (integers in 1 to 9 bytes, strings with a 1, 2 or 5 byte length) plus a
 //! back-length of 1 to 5 bytes.
 
-use std::collections::VecDeque;
-
 use crate::bytes::CompactBytes;
 use crate::limits::list_max_listpack_size;
 use crate::num::parse_i64;
 use crate::pack::{Pack, PackItem, PackIter};
+use crate::quicklist::{Nodes, NodesIter};
 
 /// The byte limit of one listpack under `list-max-listpack-size -2` (the default).
 pub const LIST_MAX_LISTPACK_BYTES: usize = 8192;
@@ -52,7 +50,7 @@ pub enum ListValue {
 /// A large list.
 #[derive(Clone, Debug)]
 pub struct Deque {
-    items: VecDeque<CompactBytes>,
+    items: Nodes,
     /// The size the list would take as one listpack.
     packed_bytes: usize,
 }
@@ -94,7 +92,7 @@ fn fits_half_listpack(bytes: usize, count: usize) -> bool {
 /// The elements of a list, front to back.
 pub enum ListIter<'a> {
     Pack(PackIter<'a>),
-    Deque(std::collections::vec_deque::Iter<'a, CompactBytes>),
+    Deque(NodesIter<'a>),
 }
 
 impl<'a> Iterator for ListIter<'a> {
@@ -104,7 +102,7 @@ impl<'a> Iterator for ListIter<'a> {
     fn next(&mut self) -> Option<ListItem<'a>> {
         match self {
             ListIter::Pack(items) => items.next(),
-            ListIter::Deque(items) => items.next().map(|e| PackItem::Bytes(e)),
+            ListIter::Deque(items) => items.next(),
         }
     }
 
@@ -118,28 +116,12 @@ impl<'a> Iterator for ListIter<'a> {
     fn nth(&mut self, n: usize) -> Option<ListItem<'a>> {
         match self {
             ListIter::Pack(items) => items.nth(n),
-            ListIter::Deque(items) => items.nth(n).map(|e| PackItem::Bytes(e)),
+            ListIter::Deque(items) => items.nth(n),
         }
     }
 }
 
 impl ExactSizeIterator for ListIter<'_> {}
-
-/// Random access to a list's elements in O(1) each: a small list is listed once.
-pub enum Indexed<'a> {
-    Listed(Vec<ListItem<'a>>),
-    Deque(&'a VecDeque<CompactBytes>),
-}
-
-impl<'a> Indexed<'a> {
-    #[inline]
-    pub fn get(&self, index: usize) -> ListItem<'a> {
-        match self {
-            Indexed::Listed(items) => items[index],
-            Indexed::Deque(items) => PackItem::Bytes(&items[index]),
-        }
-    }
-}
 
 impl Default for ListValue {
     fn default() -> Self {
@@ -267,10 +249,8 @@ impl ListValue {
             return;
         };
         if exceeds_listpack(*packed_bytes as usize + add_bytes, pack.len() + add_count) {
-            let items = pack
-                .iter()
-                .map(|item| CompactBytes::new(item.bytes(&mut [0; 20])))
-                .collect();
+            let texts: Vec<Vec<u8>> = pack.iter().map(|item| item.to_vec()).collect();
+            let items = Nodes::from_elements(texts.iter().map(Vec::as_slice));
             *self = ListValue::Quicklist(Box::new(Deque {
                 items,
                 packed_bytes: *packed_bytes as usize,
@@ -284,7 +264,8 @@ impl ListValue {
             return;
         };
         if fits_half_listpack(deque.packed_bytes, deque.items.len()) {
-            let pack = Pack::from_items(deque.items.iter().map(|e| e.as_bytes()));
+            let texts: Vec<Vec<u8>> = deque.items.iter().map(|item| item.to_vec()).collect();
+            let pack = Pack::from_items(texts.iter().map(Vec::as_slice));
             *self = ListValue::Listpack {
                 pack,
                 packed_bytes: deque.packed_bytes as u32,
@@ -296,7 +277,7 @@ impl ListValue {
         self.add_packed(packed_entry_bytes(element) as isize);
         match self {
             ListValue::Listpack { pack, .. } => pack.push_front(element),
-            ListValue::Quicklist(deque) => deque.items.push_front(CompactBytes::new(element)),
+            ListValue::Quicklist(deque) => deque.items.push_front(element),
         }
     }
 
@@ -304,7 +285,7 @@ impl ListValue {
         self.add_packed(packed_entry_bytes(element) as isize);
         match self {
             ListValue::Listpack { pack, .. } => pack.push_back(element),
-            ListValue::Quicklist(deque) => deque.items.push_back(CompactBytes::new(element)),
+            ListValue::Quicklist(deque) => deque.items.push_back(element),
         }
     }
 
@@ -320,7 +301,7 @@ impl ListValue {
                 pack.remove(index);
                 element
             }
-            ListValue::Quicklist(deque) => deque.items.remove(index).expect("index below len"),
+            ListValue::Quicklist(deque) => deque.items.remove(index),
         };
         self.add_packed(-(packed_entry_bytes(&element) as isize));
         element
@@ -335,19 +316,23 @@ impl ListValue {
         (len > 0).then(|| self.take(len - 1))
     }
 
-    /// The element at `index` (from the head), if any; O(index) for a small list.
+    /// The element at `index` (from the head), if any; O(index) for a small list, O(nodes) from
+    /// the nearer end for a large one.
     pub fn get(&self, index: usize) -> Option<ListItem<'_>> {
         match self {
             ListValue::Listpack { pack, .. } => pack.get(index),
-            ListValue::Quicklist(deque) => deque.items.get(index).map(|e| PackItem::Bytes(e)),
+            ListValue::Quicklist(deque) => deque.items.get(index),
         }
     }
 
-    /// O(1) access by index for a loop that visits many positions.
-    pub fn indexed(&self) -> Indexed<'_> {
+    /// The elements from the last to the first.
+    pub fn iter_rev(&self) -> Box<dyn Iterator<Item = ListItem<'_>> + '_> {
         match self {
-            ListValue::Listpack { pack, .. } => Indexed::Listed(pack.iter().collect()),
-            ListValue::Quicklist(deque) => Indexed::Deque(&deque.items),
+            ListValue::Listpack { pack, .. } => {
+                let items: Vec<ListItem<'_>> = pack.iter().collect();
+                Box::new(items.into_iter().rev())
+            }
+            ListValue::Quicklist(deque) => Box::new(deque.items.iter_rev()),
         }
     }
 
@@ -380,7 +365,7 @@ impl ListValue {
         self.add_packed(packed_entry_bytes(element) as isize - old_bytes as isize);
         match self {
             ListValue::Listpack { pack, .. } => pack.replace(index, element),
-            ListValue::Quicklist(deque) => deque.items[index] = CompactBytes::new(element),
+            ListValue::Quicklist(deque) => deque.items.set(index, element),
         }
     }
 
@@ -389,7 +374,7 @@ impl ListValue {
         self.add_packed(packed_entry_bytes(element) as isize);
         match self {
             ListValue::Listpack { pack, .. } => pack.insert(index, element),
-            ListValue::Quicklist(deque) => deque.items.insert(index, CompactBytes::new(element)),
+            ListValue::Quicklist(deque) => deque.items.insert(index, element),
         }
     }
 
@@ -397,7 +382,7 @@ impl ListValue {
     pub fn position(&self, element: &[u8]) -> Option<usize> {
         match self {
             ListValue::Listpack { pack, .. } => pack.position(element),
-            ListValue::Quicklist(deque) => deque.items.iter().position(|e| e.as_bytes() == element),
+            ListValue::Quicklist(deque) => deque.items.iter().position(|e| e.eq_bytes(element)),
         }
     }
 
@@ -444,10 +429,7 @@ impl ListValue {
                     .collect();
                 *pack = Pack::from_items(kept.iter().map(Vec::as_slice));
             }
-            ListValue::Quicklist(deque) => {
-                let mut flags = keep.iter();
-                deque.items.retain(|_| *flags.next().unwrap_or(&true));
-            }
+            ListValue::Quicklist(deque) => deque.items.retain_flags(keep),
         }
     }
 
@@ -484,7 +466,7 @@ impl ListValue {
             };
         }
         ListValue::Quicklist(Box::new(Deque {
-            items: elements.iter().map(|e| CompactBytes::new(e)).collect(),
+            items: Nodes::from_elements(elements.iter().copied()),
             packed_bytes,
         }))
     }
@@ -527,6 +509,7 @@ fn item_packed_bytes(item: ListItem<'_>) -> usize {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::collections::VecDeque;
 
     fn packed_of(model: &VecDeque<Vec<u8>>) -> usize {
         LISTPACK_OVERHEAD_BYTES + model.iter().map(|e| packed_entry_bytes(e)).sum::<usize>()

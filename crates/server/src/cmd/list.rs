@@ -10,7 +10,7 @@
 
 use tern_keyspace::{
     argument_growth, find_guard, moved_growth, resolve_range, CompactBytes, Entry, ExpireUpdate,
-    ListValue, SlotGuard, Value,
+    ListItem, ListValue, SlotGuard, Value,
 };
 use tern_resp::Request;
 
@@ -392,10 +392,14 @@ pub fn lpos(ctx: &mut Ctx<'_>, request: &Request<'_>) {
     let scan = if maxlen == 0 { len } else { maxlen.min(len) };
     let mut matches: u64 = 0;
     let mut found: Vec<usize> = Vec::new();
-    let elements = list.indexed();
-    for offset in 0..scan {
+    let elements: Box<dyn Iterator<Item = ListItem<'_>>> = if from_head {
+        Box::new(list.iter())
+    } else {
+        list.iter_rev()
+    };
+    for (offset, element) in elements.take(scan).enumerate() {
         let position = if from_head { offset } else { len - 1 - offset };
-        if !elements.get(position).eq_bytes(target) {
+        if !element.eq_bytes(target) {
             continue;
         }
         matches += 1;
