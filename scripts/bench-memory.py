@@ -15,6 +15,7 @@ Shapes (N keys each; key names ``key:%012d``, 16 bytes):
   set10        10 members ``member-N``
   zset10       10 members ``member-N`` with integer scores
   list10       10 elements ``element-N``
+  biglist      one list of N elements ``element:%07d`` (the figure is per element)
 
 Output: a table of bytes per key and the tern/valkey ratio; ``--json`` writes
 the raw figures, and an SVG bar chart next to it.
@@ -37,7 +38,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-SHAPES = ("string", "string+ttl", "hash10", "set10", "zset10", "list10")
+SHAPES = ("string", "string+ttl", "hash10", "set10", "zset10", "list10", "biglist")
 BATCH = 2000
 
 
@@ -83,6 +84,8 @@ def commands(shape: str, index: int):
         return [tuple(args)]
     if shape == "list10":
         return [(b"RPUSH", key, *[b"element-%d" % n for n in range(10)])]
+    if shape == "biglist":
+        return [(b"RPUSH", b"biglist", b"element:%07d" % index)]
     raise ValueError(shape)
 
 
