@@ -173,6 +173,12 @@ pub fn run(
         ctx.client.served = attempt(ctx, request);
         return;
     }
+    if ctx.client.no_block {
+        if !attempt(ctx, request) {
+            ctx.reply.null_array();
+        }
+        return;
+    }
     let server = ctx.server;
     let mut registry = server.blocking.registry.lock();
     if attempt(ctx, request) {

@@ -101,6 +101,9 @@ pub struct ClientState {
     pub serving: bool,
     /// Set by a blocking command run with `serving`: it answered.
     pub served: bool,
+    /// Blocking commands answer at once, as if timed out, instead of waiting (inside EXEC and
+    /// scripts).
+    pub no_block: bool,
 }
 
 impl ClientState {
@@ -117,6 +120,7 @@ impl ClientState {
             blocked_until: None,
             serving: false,
             served: false,
+            no_block: false,
         }
     }
 

@@ -16,6 +16,7 @@
 //! - The replies of one read are written with one write call.
 //! - A client's bad input, or its not reading, costs that client its connection and nothing else.
 
+pub mod atomic;
 pub mod blocking;
 pub mod client;
 pub mod cmd;
