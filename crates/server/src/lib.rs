@@ -26,7 +26,9 @@ pub mod expire;
 pub mod log;
 pub mod memory;
 pub mod net;
+pub mod notify;
 pub mod server;
+pub mod watch;
 pub mod worker;
 
 /// The Valkey version whose behaviour Tern reproduces, reported by INFO and HELLO.

@@ -135,6 +135,7 @@ pub struct Server {
     pub monitor_count: AtomicUsize,
     pub pause: Pause,
     pub blocking: crate::blocking::Blocking,
+    pub watches: crate::watch::Watches,
     pub shutdown: AtomicBool,
     /// Whether the active expiry cycle runs (DEBUG SET-ACTIVE-EXPIRE).
     pub active_expire: AtomicBool,
@@ -198,6 +199,7 @@ impl Server {
             monitor_count: AtomicUsize::new(0),
             pause: Pause::default(),
             blocking: Default::default(),
+            watches: Default::default(),
             shutdown: AtomicBool::new(false),
             active_expire: AtomicBool::new(true),
             started: Instant::now(),
