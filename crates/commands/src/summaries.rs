@@ -206,6 +206,11 @@ pub fn summary(name: &str) -> &'static str {
         "touch" => "Updates the access time of keys and counts those that exist.",
         "ttl" => "Returns a key's time to live in seconds.",
         "type" => "Names the type of a key's value.",
+        "multi" => "Starts a transaction: the commands after it are queued until EXEC.",
+        "exec" => "Runs the queued commands of a transaction as one, unless a watched key changed.",
+        "discard" => "Drops the queued commands of a transaction.",
+        "watch" => "Makes the next transaction fail if any of these keys changes before EXEC.",
+        "unwatch" => "Forgets every watched key.",
         "unlink" => "Removes keys, freeing their memory in the background.",
         _ => "",
     }

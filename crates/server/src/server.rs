@@ -136,6 +136,7 @@ pub struct Server {
     pub pause: Pause,
     pub blocking: crate::blocking::Blocking,
     pub watches: crate::watch::Watches,
+    pub lanes: crate::atomic::Lanes,
     pub shutdown: AtomicBool,
     /// Whether the active expiry cycle runs (DEBUG SET-ACTIVE-EXPIRE).
     pub active_expire: AtomicBool,
@@ -200,6 +201,7 @@ impl Server {
             pause: Pause::default(),
             blocking: Default::default(),
             watches: Default::default(),
+            lanes: crate::atomic::Lanes::new(workers),
             shutdown: AtomicBool::new(false),
             active_expire: AtomicBool::new(true),
             started: Instant::now(),

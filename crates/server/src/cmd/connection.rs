@@ -63,6 +63,8 @@ pub fn reset(ctx: &mut Ctx<'_>, _request: &Request<'_>) {
             .monitor_count
             .store(monitors.len(), Ordering::Relaxed);
     }
+    client.multi = None;
+    client.unwatch_all(&ctx.server.watches);
     client.authenticated = ctx.server.requirepass().is_none();
     ctx.reply.protocol = Protocol::Resp2;
     ctx.reply.simple(b"RESET");
