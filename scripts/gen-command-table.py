@@ -47,7 +47,8 @@ IMPLEMENTED = {
     "ping": None, "echo": None, "hello": None, "select": None, "quit": None, "reset": None,
     "auth": None,
     "client": ["id", "setname", "getname", "setinfo", "list", "info", "kill", "reply",
-               "no-evict", "no-touch", "pause", "unpause", "help", "unblock"],
+               "no-evict", "no-touch", "pause", "unpause", "help", "unblock", "tracking",
+               "caching", "getredir", "trackinginfo"],
     # transactions
     "multi": None, "exec": None, "discard": None, "watch": None, "unwatch": None,
     # strings

@@ -47,6 +47,17 @@ pub struct ClientShared {
     pub no_evict: AtomicBool,
     pub no_touch: AtomicBool,
     pub closing: AtomicBool,
+    /// Subscribed to anything: a RESP2 client then hears tracking invalidations it is
+    /// redirected.
+    pub subscribed: AtomicBool,
+}
+
+impl ClientShared {
+    /// Whether tracking invalidations redirected here can reach this RESP2 client: it must
+    /// listen in subscribed mode.
+    pub fn listens_to_invalidations(&self) -> bool {
+        self.subscribed.load(Ordering::Relaxed)
+    }
 }
 
 impl ClientShared {
@@ -82,6 +93,7 @@ impl ClientShared {
             no_evict: AtomicBool::new(false),
             no_touch: AtomicBool::new(false),
             closing: AtomicBool::new(false),
+            subscribed: AtomicBool::new(false),
         }
     }
 }
@@ -111,6 +123,10 @@ pub struct ClientState {
     /// The keys this client watches, and the flag a change to any of them raises.
     pub watched: Vec<DbKey>,
     pub watch_dirty: Arc<AtomicBool>,
+    /// CLIENT TRACKING's options while tracking is on.
+    pub tracking: Option<Box<crate::tracking::Options>>,
+    /// CLIENT CACHING YES (true) or NO (false), for the next command.
+    pub tracking_caching: Option<bool>,
 }
 
 /// A transaction being queued.
@@ -166,6 +182,8 @@ impl ClientState {
             multi: None,
             watched: Vec::new(),
             watch_dirty: Arc::new(AtomicBool::new(false)),
+            tracking: None,
+            tracking_caching: None,
         }
     }
 
@@ -175,6 +193,11 @@ impl ClientState {
 
     /// Forgets every watched key (EXEC, DISCARD, UNWATCH, RESET, closing).
     pub fn unwatch_all(&mut self, watches: &crate::watch::Watches) {
+        if self.watched.is_empty() {
+            self.watch_dirty.store(false, Ordering::Relaxed);
+            return;
+        }
+        watches.client_watching(false);
         watches.unwatch(&self.watched, &self.watch_dirty);
         self.watched.clear();
         self.watch_dirty.store(false, Ordering::Relaxed);

@@ -78,6 +78,7 @@ directives! {
     ClientOutputBufferLimit: "client-output-buffer-limit", Kind::Special(check_output_limits), "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", true;
     Requirepass: "requirepass", Kind::Text, "", true;
     Hz: "hz", Kind::Int { min: 1, max: 500, memory: false }, "10", true;
+    TrackingTableMaxKeys: "tracking-table-max-keys", Kind::Int { min: 0, max: I32_MAX, memory: false }, "1000000", true;
     ActiveExpireEffort: "active-expire-effort", Kind::Int { min: 1, max: 10, memory: false }, "1", true;
     TcpBacklog: "tcp-backlog", Kind::Int { min: 0, max: I32_MAX, memory: false }, "511", false;
     Dir: "dir", Kind::Text, "", true;

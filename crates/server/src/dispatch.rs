@@ -21,6 +21,7 @@ pub struct Flags {
     /// Runs at once between MULTI and EXEC instead of being queued (EXEC, DISCARD, QUIT, RESET).
     pub runs_in_multi: bool,
     pub is_exec: bool,
+    pub readonly: bool,
 }
 
 pub struct Command {
@@ -73,6 +74,7 @@ impl Table {
             no_multi: spec.has_flag("no_multi"),
             runs_in_multi: matches!(spec.name, "exec" | "discard" | "quit" | "reset"),
             is_exec: spec.name == "exec",
+            readonly: spec.has_flag("readonly"),
         };
         self.commands.push(Command {
             spec,

@@ -28,6 +28,7 @@ pub mod memory;
 pub mod net;
 pub mod notify;
 pub mod server;
+pub mod tracking;
 pub mod watch;
 pub mod worker;
 

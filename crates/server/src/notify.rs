@@ -1,5 +1,5 @@
 //! What a command tells the rest of the server about a key it changed: the clients watching
-//! the key (WATCH), and keyspace notifications.
+//! the key (WATCH), the clients caching it (tracking), and keyspace notifications.
 //!
 //! Handlers call [`Ctx::key_event`] once per change, with Valkey's event class and name,
 //! while they still hold the key's slot lock. Nothing here takes a slot lock.
@@ -39,21 +39,36 @@ impl Ctx<'_> {
     /// The command changed `key` in the client's database; `event` is Valkey's event name.
     #[inline]
     pub fn key_event(&self, class: u16, event: &'static str, key: &[u8]) {
-        key_event(self.server, self.client.db, class, event, key);
+        key_event(
+            self.server,
+            self.client.db,
+            class,
+            event,
+            key,
+            self.client.id(),
+        );
     }
 
     /// The command changed `key` in database `db` (MOVE, COPY ... DB, SWAPDB).
     #[inline]
     pub fn key_event_in(&self, db: usize, class: u16, event: &'static str, key: &[u8]) {
-        key_event(self.server, db, class, event, key);
+        key_event(self.server, db, class, event, key, self.client.id());
     }
 }
 
-/// A change to `key` in `db`: its watchers, then its notification.
+/// A change to `key` in `db` made by client `by` (0: by the server itself): its watchers and
+/// the clients caching it, then its notification.
 #[inline]
-pub fn key_event(server: &Server, db: usize, class: u16, event: &'static str, key: &[u8]) {
-    server.watches.touch(db, key);
+pub fn key_event(server: &Server, db: usize, class: u16, event: &'static str, key: &[u8], by: u64) {
+    modified(server, db, key, by);
     notify(server, db, class, event, key);
+}
+
+/// A change to `key` in `db` without a notification of its own: watchers and caching clients.
+#[inline]
+pub fn modified(server: &Server, db: usize, key: &[u8], by: u64) {
+    server.watches.touch(db, key);
+    server.tracking.invalidate(server, key, by);
 }
 
 /// A keyspace notification alone, for events that are not a change a watcher sees (a key

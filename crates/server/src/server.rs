@@ -43,6 +43,8 @@ pub enum WorkerMessage {
     Unpause,
     /// A waiting client's wait is over: its reply, then it runs commands again.
     Unblocked(u64, Vec<u8>),
+    /// Bytes for a client outside any reply (a tracking invalidation).
+    Push(u64, Vec<u8>),
 }
 
 pub struct WorkerHandle {
@@ -137,6 +139,7 @@ pub struct Server {
     pub blocking: crate::blocking::Blocking,
     pub watches: crate::watch::Watches,
     pub lanes: crate::atomic::Lanes,
+    pub tracking: crate::tracking::Tracking,
     pub shutdown: AtomicBool,
     /// Whether the active expiry cycle runs (DEBUG SET-ACTIVE-EXPIRE).
     pub active_expire: AtomicBool,
@@ -202,6 +205,7 @@ impl Server {
             blocking: Default::default(),
             watches: Default::default(),
             lanes: crate::atomic::Lanes::new(workers),
+            tracking: Default::default(),
             shutdown: AtomicBool::new(false),
             active_expire: AtomicBool::new(true),
             started: Instant::now(),

@@ -18,6 +18,8 @@ pub type DbKey = (usize, Box<[u8]>);
 pub struct Watches {
     /// Watched (database, key) pairs; a writer looks at this first and stops at 0.
     watched: AtomicUsize,
+    /// Clients watching at least one key.
+    clients: AtomicUsize,
     keys: Mutex<HashMap<DbKey, Vec<Arc<AtomicBool>>>>,
 }
 
@@ -26,6 +28,23 @@ impl Watches {
     #[inline]
     pub fn any(&self) -> bool {
         self.watched.load(Ordering::Relaxed) > 0
+    }
+
+    /// INFO's figures: clients watching keys, distinct keys watched.
+    pub fn counts(&self) -> (usize, usize) {
+        (
+            self.clients.load(Ordering::Relaxed),
+            self.watched.load(Ordering::Relaxed),
+        )
+    }
+
+    /// A client watches its first key, or no longer watches any.
+    pub fn client_watching(&self, watching: bool) {
+        if watching {
+            self.clients.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.clients.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 
     /// Adds a watcher, identified by its flag, to a key.

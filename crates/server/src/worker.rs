@@ -162,6 +162,7 @@ impl Worker {
                 }
             }
             self.end_expired_waits();
+            self.server.tracking.flush_broadcasts(&self.server);
             self.flush_pending();
             if self.server.shutdown.load(Ordering::Relaxed) {
                 self.close_all();
@@ -195,6 +196,14 @@ impl Worker {
                 WorkerMessage::Unpause => self.resume_held(),
                 WorkerMessage::Unblocked(client_id, reply) => {
                     self.resume_unblocked(client_id, reply)
+                }
+                WorkerMessage::Push(client_id, frame) => {
+                    if let Some(&index) = self.by_client_id.get(&client_id) {
+                        if let Some(conn) = self.conns[index].as_mut() {
+                            conn.write_buffer.extend_from_slice(&frame);
+                            self.to_flush.push(index);
+                        }
+                    }
                 }
             }
         }
@@ -317,6 +326,9 @@ impl Worker {
             self.server.blocking.forget(id);
         }
         conn.state.unwatch_all(&self.server.watches);
+        if conn.state.tracking.is_some() {
+            self.server.tracking.disable(id);
+        }
         self.by_client_id.remove(&id);
         self.server.clients.lock().remove(&id);
         if conn.state.monitor {
@@ -865,18 +877,21 @@ pub fn invoke(
             .count_error(&out[reply_start..]);
     }
     local.calls.push((command.index, elapsed_us, failed));
-    if command.flags.write && server.watches.any() {
-        touch_keys(server, command, state.db, request);
+    if command.flags.write && (server.watches.any() || server.tracking.any()) {
+        signal_keys(server, command, state, request);
+    }
+    if state.tracking.is_some() {
+        crate::tracking::after_command(server, command, state, request);
     }
 }
 
-/// Marks the watchers of a write command's keys.
+/// Tells the watchers and caching clients of a write command's keys that they changed.
 #[cold]
-fn touch_keys(server: &Server, command: &Command, db: usize, request: &Request<'_>) {
+fn signal_keys(server: &Server, command: &Command, state: &ClientState, request: &Request<'_>) {
     let args: Vec<&[u8]> = request.iter().collect();
     if let Some(positions) = command.spec.key_positions(&args) {
         for (position, _) in positions {
-            server.watches.touch(db, args[position]);
+            crate::notify::modified(server, state.db, args[position], state.id());
         }
     }
 }

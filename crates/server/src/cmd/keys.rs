@@ -541,6 +541,7 @@ pub fn flushdb(ctx: &mut Ctx<'_>, request: &Request<'_>) {
         return ctx.reply.error(SYNTAX_ERROR);
     }
     ctx.db().flush();
+    ctx.server.tracking.flush(ctx.server);
     ctx.reply.ok();
 }
 
@@ -550,6 +551,7 @@ pub fn flushall(ctx: &mut Ctx<'_>, request: &Request<'_>) {
         return ctx.reply.error(SYNTAX_ERROR);
     }
     ctx.server.keyspace.flush_all();
+    ctx.server.tracking.flush(ctx.server);
     ctx.reply.ok();
 }
 

@@ -15,6 +15,7 @@ mod server;
 mod set;
 mod sort;
 mod string;
+mod tracking;
 mod zset;
 
 use tern_keyspace::{Db, Entry, SlotGuard};
@@ -78,6 +79,10 @@ handlers! {
     "client|unpause" => client::unpause,
     "client|help" => client::help,
     "client|unblock" => client::unblock,
+    "client|tracking" => tracking::tracking,
+    "client|caching" => tracking::caching,
+    "client|getredir" => tracking::getredir,
+    "client|trackinginfo" => tracking::trackinginfo,
     // transactions
     "multi" => multi::multi,
     "exec" => multi::exec,

@@ -79,6 +79,9 @@ pub fn watch(ctx: &mut Ctx<'_>, request: &Request<'_>) {
         {
             continue;
         }
+        if ctx.client.watched.is_empty() {
+            ctx.server.watches.client_watching(true);
+        }
         let db_key = (db, Box::<[u8]>::from(key));
         ctx.server
             .watches

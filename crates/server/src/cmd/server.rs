@@ -119,11 +119,13 @@ fn write_section(server: &Server, section: &str, now_ms: u64, out: &mut String) 
             line("client_recent_max_output_buffer", &0);
             let (blocked, timed, blocking_keys) = server.blocking.counts();
             line("blocked_clients", &blocked);
-            line("tracking_clients", &0);
+            let tracking = server.tracking.counts();
+            let (watching_clients, watched_keys) = server.watches.counts();
+            line("tracking_clients", &tracking.clients);
             line("pubsub_clients", &0);
-            line("watching_clients", &0);
+            line("watching_clients", &watching_clients);
             line("clients_in_timeout_table", &timed);
-            line("total_watched_keys", &0);
+            line("total_watched_keys", &watched_keys);
             line("total_blocking_keys", &blocking_keys);
             line("total_blocking_keys_on_nokey", &0);
         }
@@ -181,6 +183,10 @@ fn write_section(server: &Server, section: &str, now_ms: u64, out: &mut String) 
             line("keyspace_misses", &stats.misses);
             line("pubsub_channels", &0);
             line("pubsub_patterns", &0);
+            let tracking = server.tracking.counts();
+            line("tracking_total_keys", &tracking.keys);
+            line("tracking_total_items", &tracking.items);
+            line("tracking_total_prefixes", &tracking.prefixes);
             line("total_error_replies", &stats.errors);
             line(
                 "client_query_buffer_limit_disconnections",
