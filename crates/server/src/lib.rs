@@ -26,6 +26,7 @@ pub mod expire;
 pub mod log;
 pub mod memory;
 pub mod net;
+pub mod pubsub;
 pub mod server;
 pub mod worker;
 

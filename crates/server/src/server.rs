@@ -43,6 +43,8 @@ pub enum WorkerMessage {
     Unpause,
     /// A waiting client's wait is over: its reply, then it runs commands again.
     Unblocked(u64, Vec<u8>),
+    /// Published messages for subscribers of this worker, in publish order.
+    PubSub(crate::pubsub::Batch),
 }
 
 pub struct WorkerHandle {
@@ -135,6 +137,7 @@ pub struct Server {
     pub monitor_count: AtomicUsize,
     pub pause: Pause,
     pub blocking: crate::blocking::Blocking,
+    pub pubsub: crate::pubsub::Registry,
     pub shutdown: AtomicBool,
     /// Whether the active expiry cycle runs (DEBUG SET-ACTIVE-EXPIRE).
     pub active_expire: AtomicBool,
@@ -198,6 +201,7 @@ impl Server {
             monitor_count: AtomicUsize::new(0),
             pause: Pause::default(),
             blocking: Default::default(),
+            pubsub: Default::default(),
             shutdown: AtomicBool::new(false),
             active_expire: AtomicBool::new(true),
             started: Instant::now(),
