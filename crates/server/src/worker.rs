@@ -146,9 +146,14 @@ impl Worker {
                     crate::warning!("Worker {} poll failed: {error}", self.local.id);
                 }
             }
+            // The inbox first: a message queued before a client's next command arrived (a
+            // published message) reaches that client before the command's reply.
+            if events.iter().any(|event| event.token() == WAKER_TOKEN) {
+                self.drain_inbox();
+            }
             for event in events.iter() {
                 match event.token() {
-                    WAKER_TOKEN => self.drain_inbox(),
+                    WAKER_TOKEN => {}
                     Token(index) => {
                         if event.is_readable() || event.is_read_closed() || event.is_error() {
                             self.on_readable(index);
@@ -214,6 +219,11 @@ impl Worker {
             };
             let state = &conn.state;
             if message.write_to(&state.pubsub, state.protocol, &mut conn.write_buffer) {
+                // A burst of messages is written as it comes: the limit is for what the
+                // subscriber does not read, not for what arrived between two wake-ups.
+                if conn.write_buffer.len() - conn.write_pos > WRITE_BUFFER_KEEP_BYTES {
+                    self.flush(index);
+                }
                 if index != last {
                     self.to_flush.push(index);
                     last = index;
