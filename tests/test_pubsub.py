@@ -103,6 +103,9 @@ def run_scenario(server, proto: int, steps) -> list:
     try:
         for name, args, flags in steps:
             conn = conns[name]
+            if "read" in flags:
+                transcript.append((name, "read", conn.client.read_reply()))
+                continue
             if "noreply" in flags:
                 conn.send(*args)
                 continue
@@ -255,6 +258,21 @@ SCENARIOS = {
         s("publisher", "GET k"),
         s("subscriber1", "UNSUBSCRIBE", "unordered"),
         s("publisher", "PUBSUB CHANNELS", "set"),
+    ],
+    "client_reply_off": [
+        # Confirmations and messages are pushes: CLIENT REPLY does not silence them. (These
+        # connections cannot sync with PING, whose reply is silenced: they read frame by frame.)
+        s("quiet1", "CLIENT REPLY OFF", "noreply"),
+        s("quiet1", "SUBSCRIBE quiet"),
+        s("publisher", "PUBLISH quiet m"),
+        s("quiet1", "-", "read"),
+        s("quiet1", "UNSUBSCRIBE"),
+        s("quiet1", "CLIENT REPLY ON"),
+        s("quiet2", "CLIENT REPLY SKIP", "noreply"),
+        s("quiet2", "PSUBSCRIBE q*"),
+        s("publisher", "PUBLISH quiet n"),
+        s("quiet2", "-", "read"),
+        s("quiet2", "PUNSUBSCRIBE"),
     ],
     "publish_to_self": [
         # RESP2 cannot publish while subscribed; RESP3 can, and its own message follows the

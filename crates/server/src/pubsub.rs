@@ -275,6 +275,20 @@ thread_local! {
     static WORKER: Cell<usize> = const { Cell::new(usize::MAX) };
     /// Messages published on this thread for connections of its own worker.
     static LOCAL: RefCell<Batch> = const { RefCell::new(Vec::new()) };
+    /// The running command wrote subscription confirmations (see [`confirmed`]).
+    static CONFIRMED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Notes that the running command wrote subscription confirmations: they are pushes, which
+/// CLIENT REPLY OFF or SKIP do not silence.
+pub fn confirmed() {
+    CONFIRMED.with(|flag| flag.set(true));
+}
+
+/// Whether the command that just ran wrote subscription confirmations; resets the note.
+#[inline]
+pub fn take_confirmed() -> bool {
+    CONFIRMED.with(|flag| flag.replace(false))
 }
 
 /// Marks the calling thread as worker `id`'s: messages published here for its own connections

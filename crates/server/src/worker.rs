@@ -764,8 +764,10 @@ fn execute(
         }
         return outcome;
     }
-    // OFF and SKIP themselves have no reply; a command after SKIP has none either.
-    if skip_this || state.reply_mode != ReplyMode::On {
+    // OFF and SKIP themselves have no reply; a command after SKIP has none either. Subscription
+    // confirmations are pushes, which CLIENT REPLY does not silence.
+    let confirmed = crate::pubsub::take_confirmed();
+    if (skip_this || state.reply_mode != ReplyMode::On) && !confirmed {
         out.truncate(reply_start);
     }
     outcome

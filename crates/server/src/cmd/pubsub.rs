@@ -18,6 +18,7 @@ fn count(ctx: &Ctx<'_>, kind: Kind) -> i64 {
 /// One confirmation: `[label, name or null, count]`, a push in RESP3.
 fn confirm(ctx: &mut Ctx<'_>, label: &[u8], name: Option<&[u8]>, kind: Kind) {
     let count = count(ctx, kind);
+    pubsub::confirmed();
     ctx.reply.push(3);
     ctx.reply.bulk(label);
     match name {
