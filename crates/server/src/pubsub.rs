@@ -606,4 +606,36 @@ mod tests {
         out.clear();
         assert!(!shard.write_to(&subscriptions, Protocol::Resp2, &mut out));
     }
+
+    #[test]
+    fn the_registry_counts_distinct_names_and_forgets_empty_ones() {
+        let registry = Registry::default();
+        registry.add(Kind::Channel, b"a", 1, 0);
+        registry.add(Kind::Channel, b"a", 2, 1);
+        registry.add(Kind::Channel, b"b", 1, 0);
+        registry.add(Kind::Shard, b"a", 3, 1);
+        registry.add(Kind::Pattern, b"a*", 1, 0);
+        assert_eq!(registry.channel_count(), 2);
+        assert_eq!(registry.shard_channel_count(), 1);
+        assert_eq!(registry.pattern_count(), 1);
+        assert_eq!(registry.listener_count(Kind::Channel, b"a"), 2);
+        assert_eq!(registry.listener_count(Kind::Shard, b"a"), 1);
+        assert_eq!(registry.listener_count(Kind::Shard, b"b"), 0);
+        let mut names = registry.channel_names(Kind::Channel, None);
+        names.sort();
+        assert_eq!(names, vec![Box::from(&b"a"[..]), Box::from(&b"b"[..])]);
+        assert_eq!(
+            registry.channel_names(Kind::Channel, Some(b"b*")),
+            vec![Box::from(&b"b"[..])]
+        );
+        registry.remove(Kind::Channel, b"a", 1);
+        assert_eq!(registry.channel_count(), 2);
+        registry.remove(Kind::Channel, b"a", 2);
+        registry.remove(Kind::Channel, b"a", 2);
+        assert_eq!(registry.channel_count(), 1);
+        assert_eq!(registry.listener_count(Kind::Channel, b"a"), 0);
+        registry.remove(Kind::Pattern, b"a*", 1);
+        assert_eq!(registry.pattern_count(), 0);
+        assert_eq!(registry.shard_channel_count(), 1);
+    }
 }
