@@ -47,16 +47,15 @@ pub struct ClientShared {
     pub no_evict: AtomicBool,
     pub no_touch: AtomicBool,
     pub closing: AtomicBool,
-    /// Subscribed to anything: a RESP2 client then hears tracking invalidations it is
-    /// redirected.
-    pub subscribed: AtomicBool,
+    /// Subscription counts (CLIENT LIST `sub=`, `psub=`, `ssub=`).
+    pub subscriptions: crate::pubsub::Counts,
 }
 
 impl ClientShared {
     /// Whether tracking invalidations redirected here can reach this RESP2 client: it must
     /// listen in subscribed mode.
     pub fn listens_to_invalidations(&self) -> bool {
-        self.subscribed.load(Ordering::Relaxed)
+        self.subscriptions.active()
     }
 }
 
@@ -93,7 +92,7 @@ impl ClientShared {
             no_evict: AtomicBool::new(false),
             no_touch: AtomicBool::new(false),
             closing: AtomicBool::new(false),
-            subscribed: AtomicBool::new(false),
+            subscriptions: Default::default(),
         }
     }
 }
@@ -127,6 +126,8 @@ pub struct ClientState {
     pub tracking: Option<Box<crate::tracking::Options>>,
     /// CLIENT CACHING YES (true) or NO (false), for the next command.
     pub tracking_caching: Option<bool>,
+    /// What the connection listens to (pub/sub).
+    pub pubsub: crate::pubsub::Subscriptions,
 }
 
 /// A transaction being queued.
@@ -184,6 +185,7 @@ impl ClientState {
             watch_dirty: Arc::new(AtomicBool::new(false)),
             tracking: None,
             tracking_caching: None,
+            pubsub: Default::default(),
         }
     }
 

@@ -45,6 +45,8 @@ pub enum WorkerMessage {
     Unblocked(u64, Vec<u8>),
     /// Bytes for a client outside any reply (a tracking invalidation).
     Push(u64, Vec<u8>),
+    /// Published messages for subscribers of this worker, in publish order.
+    PubSub(crate::pubsub::Batch),
 }
 
 pub struct WorkerHandle {
@@ -140,6 +142,7 @@ pub struct Server {
     pub watches: crate::watch::Watches,
     pub lanes: crate::atomic::Lanes,
     pub tracking: crate::tracking::Tracking,
+    pub pubsub: crate::pubsub::Registry,
     pub shutdown: AtomicBool,
     /// Whether the active expiry cycle runs (DEBUG SET-ACTIVE-EXPIRE).
     pub active_expire: AtomicBool,
@@ -206,6 +209,7 @@ impl Server {
             watches: Default::default(),
             lanes: crate::atomic::Lanes::new(workers),
             tracking: Default::default(),
+            pubsub: Default::default(),
             shutdown: AtomicBool::new(false),
             active_expire: AtomicBool::new(true),
             started: Instant::now(),

@@ -140,6 +140,7 @@ impl Worker {
     }
 
     pub fn run(mut self) {
+        crate::pubsub::enter_worker(self.local.id);
         let mut events = Events::with_capacity(1024);
         loop {
             let timeout = self.poll_timeout();
@@ -148,9 +149,14 @@ impl Worker {
                     crate::warning!("Worker {} poll failed: {error}", self.local.id);
                 }
             }
+            // The inbox first: a message queued before a client's next command arrived (a
+            // published message) reaches that client before the command's reply.
+            if events.iter().any(|event| event.token() == WAKER_TOKEN) {
+                self.drain_inbox();
+            }
             for event in events.iter() {
                 match event.token() {
-                    WAKER_TOKEN => self.drain_inbox(),
+                    WAKER_TOKEN => {}
                     Token(index) => {
                         if event.is_readable() || event.is_read_closed() || event.is_error() {
                             self.on_readable(index);
@@ -163,6 +169,7 @@ impl Worker {
             }
             self.end_expired_waits();
             self.server.tracking.flush_broadcasts(&self.server);
+            self.deliver_local_pubsub();
             self.flush_pending();
             if self.server.shutdown.load(Ordering::Relaxed) {
                 self.close_all();
@@ -170,6 +177,7 @@ impl Worker {
             }
             if Instant::now() >= self.next_cron {
                 self.cron();
+                self.deliver_local_pubsub();
                 self.flush_pending();
             }
         }
@@ -205,7 +213,43 @@ impl Worker {
                         }
                     }
                 }
+                WorkerMessage::PubSub(batch) => self.deliver_pubsub(batch),
             }
+        }
+    }
+
+    /// Appends published messages to their subscribers' output, checking its limit.
+    fn deliver_pubsub(&mut self, batch: crate::pubsub::Batch) {
+        let now_ms = unix_ms();
+        let mut last = usize::MAX;
+        for (client_id, message) in batch {
+            let Some(&index) = self.by_client_id.get(&client_id) else {
+                continue;
+            };
+            let Some(conn) = self.conns[index].as_mut() else {
+                continue;
+            };
+            let state = &conn.state;
+            if message.write_to(&state.pubsub, state.protocol, &mut conn.write_buffer) {
+                // A burst of messages is written as it comes: the limit is for what the
+                // subscriber does not read, not for what arrived between two wake-ups.
+                if conn.write_buffer.len() - conn.write_pos > WRITE_BUFFER_KEEP_BYTES {
+                    self.flush(index);
+                }
+                if index != last {
+                    self.to_flush.push(index);
+                    last = index;
+                }
+                self.check_output_limit(index, now_ms);
+            }
+        }
+    }
+
+    /// Delivers what commands of this thread published for this worker's own subscribers.
+    fn deliver_local_pubsub(&mut self) {
+        let batch = crate::pubsub::take_local();
+        if !batch.is_empty() {
+            self.deliver_pubsub(batch);
         }
     }
 
@@ -329,6 +373,7 @@ impl Worker {
         if conn.state.tracking.is_some() {
             self.server.tracking.disable(id);
         }
+        crate::pubsub::forget(&self.server, &mut conn.state);
         self.by_client_id.remove(&id);
         self.server.clients.lock().remove(&id);
         if conn.state.monitor {
@@ -442,14 +487,22 @@ impl Worker {
                         *read_pos += consumed;
                         continue;
                     }
-                    match execute(
+                    let outcome = execute(
                         server,
                         &mut self.local,
                         state,
                         write_buffer,
                         request,
                         now_ms,
-                    ) {
+                    );
+                    // A RESP3 client publishing to itself gets the message after the reply.
+                    crate::pubsub::take_own(
+                        state.id(),
+                        &state.pubsub,
+                        state.protocol,
+                        write_buffer,
+                    );
+                    match outcome {
                         Outcome::Consumed => {
                             *read_pos += consumed;
                             commands += 1;
@@ -513,6 +566,7 @@ impl Worker {
         }
         self.local.publish(&self.server);
         self.check_output_limit(index, now_ms);
+        self.deliver_local_pubsub();
     }
 
     /// Closes a client whose pending output passed its limits.
@@ -525,7 +579,11 @@ impl Worker {
             conn.soft_limit_since_ms = 0;
             return;
         }
-        let limits = self.server.config.output_limits().normal;
+        let limits = if conn.state.pubsub.active() {
+            self.server.config.output_limits().pubsub
+        } else {
+            self.server.config.output_limits().normal
+        };
         let over_hard = limits.hard_bytes > 0 && pending > limits.hard_bytes;
         let over_soft = limits.soft_bytes > 0 && pending > limits.soft_bytes;
         if !over_soft {
@@ -631,7 +689,8 @@ impl Worker {
                     .last_interaction_ms
                     .load(Ordering::Relaxed);
                 let idle_s = now_ms.saturating_sub(last) / 1000;
-                (idle_s > timeout_s && !conn.state.monitor).then_some(index)
+                let exempt = conn.state.monitor || conn.state.pubsub.active();
+                (idle_s > timeout_s && !exempt).then_some(index)
             })
             .collect();
         for index in idle {
@@ -726,8 +785,10 @@ fn execute(
         }
         return outcome;
     }
-    // OFF and SKIP themselves have no reply; a command after SKIP has none either.
-    if skip_this || state.reply_mode != ReplyMode::On {
+    // OFF and SKIP themselves have no reply; a command after SKIP has none either. Subscription
+    // confirmations are pushes, which CLIENT REPLY does not silence.
+    let confirmed = crate::pubsub::take_confirmed();
+    if (skip_this || state.reply_mode != ReplyMode::On) && !confirmed {
         out.truncate(reply_start);
     }
     outcome
@@ -786,6 +847,17 @@ fn run_command(
     if !command.spec.arity_ok(request.len()) {
         let text = format!(
             "ERR wrong number of arguments for '{}' command",
+            command.spec.name
+        );
+        reject(server, local, Some(command), state, out, text.as_bytes());
+        return Outcome::Consumed;
+    }
+    if state.pubsub.active()
+        && state.protocol == tern_resp::Protocol::Resp2
+        && !crate::pubsub::allowed_when_subscribed(command.spec.name)
+    {
+        let text = format!(
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
             command.spec.name
         );
         reject(server, local, Some(command), state, out, text.as_bytes());

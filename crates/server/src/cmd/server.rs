@@ -122,7 +122,7 @@ fn write_section(server: &Server, section: &str, now_ms: u64, out: &mut String) 
             let tracking = server.tracking.counts();
             let (watching_clients, watched_keys) = server.watches.counts();
             line("tracking_clients", &tracking.clients);
-            line("pubsub_clients", &0);
+            line("pubsub_clients", &server.pubsub.client_count());
             line("watching_clients", &watching_clients);
             line("clients_in_timeout_table", &timed);
             line("total_watched_keys", &watched_keys);
@@ -181,8 +181,9 @@ fn write_section(server: &Server, section: &str, now_ms: u64, out: &mut String) 
             line("evicted_keys", &0);
             line("keyspace_hits", &stats.hits);
             line("keyspace_misses", &stats.misses);
-            line("pubsub_channels", &0);
-            line("pubsub_patterns", &0);
+            line("pubsub_channels", &server.pubsub.channel_count());
+            line("pubsub_patterns", &server.pubsub.pattern_count());
+            line("pubsubshard_channels", &server.pubsub.shard_channel_count());
             let tracking = server.tracking.counts();
             line("tracking_total_keys", &tracking.keys);
             line("tracking_total_items", &tracking.items);
