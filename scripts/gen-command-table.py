@@ -66,6 +66,11 @@ IMPLEMENTED = {
                               "help"],
     "time": None, "lastsave": None, "shutdown": None, "debug": None, "monitor": None,
     "config": ["get", "set", "resetstat", "rewrite", "help"],
+    # scripting
+    "eval": None, "evalsha": None, "eval_ro": None, "evalsha_ro": None,
+    "fcall": None, "fcall_ro": None,
+    "script": ["load", "exists", "flush", "kill", "show", "help"],
+    "function": ["load", "list", "delete", "flush", "dump", "restore", "stats", "kill", "help"],
 }
 
 

@@ -1,0 +1,412 @@
+//! EVAL, EVALSHA, their read-only forms, SCRIPT, FCALL and FUNCTION: the interpreter lives in
+//! `tern-script`; here are the command handlers and the one function that runs a command on a
+//! script's behalf.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use tern_resp::{Protocol, ReplyWriter, Request};
+use tern_script::{Engine, Flags, Host, RunState, Target};
+
+use super::{parse_i64, write_help, Ctx, NOT_AN_INTEGER};
+use crate::config::Directive;
+use crate::dispatch::Lookup;
+use crate::log::Level;
+
+/// The server's scripting state: the interpreter (locked while a script runs or the cache
+/// changes) and what other connections read without that lock.
+pub struct Scripting {
+    pub engine: Mutex<Engine>,
+    pub run: Arc<RunState>,
+    pub library_count: AtomicUsize,
+    pub function_count: AtomicUsize,
+}
+
+impl Default for Scripting {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Scripting {
+    pub fn new() -> Scripting {
+        let run = Arc::new(RunState::default());
+        let engine = Engine::new(run.clone(), crate::VALKEY_VERSION, version_num())
+            .expect("the script interpreter starts");
+        Scripting {
+            engine: Mutex::new(engine),
+            run,
+            library_count: AtomicUsize::new(0),
+            function_count: AtomicUsize::new(0),
+        }
+    }
+}
+
+fn version_num() -> i64 {
+    let mut parts = crate::VALKEY_VERSION
+        .split('.')
+        .map(|p| p.parse::<i64>().unwrap_or(0));
+    let major = parts.next().unwrap_or(0);
+    let minor = parts.next().unwrap_or(0);
+    let patch = parts.next().unwrap_or(0);
+    (major << 16) | (minor << 8) | patch
+}
+
+/// Runs the commands of one script for it, in the caller's connection state.
+struct ScriptHost<'c, 'a> {
+    ctx: &'c mut Ctx<'a>,
+    read_only: bool,
+    run: &'c RunState,
+}
+
+impl Host for ScriptHost<'_, '_> {
+    fn call(&mut self, args: &[Vec<u8>], resp3: bool) -> Result<Vec<u8>, Vec<u8>> {
+        run_for_script(self.ctx, args, resp3, self.read_only, self.run)
+    }
+
+    fn log(&mut self, level: i64, text: &[u8]) {
+        let level = match level {
+            0 => Level::Debug,
+            1 => Level::Verbose,
+            2 => Level::Notice,
+            _ => Level::Warning,
+        };
+        crate::log::log(level, &String::from_utf8_lossy(text));
+    }
+
+    fn acl_check(&mut self, args: &[Vec<u8>]) -> Option<bool> {
+        match self
+            .ctx
+            .server
+            .table
+            .resolve(&args[0], args.get(1).map(|a| &a[..]))
+        {
+            Lookup::Found(_) => Some(true),
+            _ => None,
+        }
+    }
+}
+
+/// Runs one command on behalf of a script: the checks a script's call gets (unknown command,
+/// arity, commands not allowed in scripts, writes from read-only scripts), then the handler
+/// with a reply buffer of the script's protocol. Returns the encoded reply, or the text of a
+/// refusal.
+fn run_for_script(
+    ctx: &mut Ctx<'_>,
+    args: &[Vec<u8>],
+    resp3: bool,
+    read_only: bool,
+    run: &RunState,
+) -> Result<Vec<u8>, Vec<u8>> {
+    let server = ctx.server;
+    let command = match server.table.resolve(&args[0], args.get(1).map(|a| &a[..])) {
+        Lookup::Found(command) => command,
+        Lookup::Unknown => return Err(b"ERR Unknown command called from script".to_vec()),
+        Lookup::UnknownSubcommand(container) => {
+            let sub = super::c_str(&args[1]);
+            let suffix = format!("'. Try {} HELP.", container.spec.name.to_ascii_uppercase());
+            let mut reply = b"-".to_vec();
+            reply.extend_from_slice(&super::error_with_arg(
+                "ERR unknown subcommand '",
+                &sub[..sub.len().min(128)],
+                &suffix,
+            ));
+            reply.extend_from_slice(b"\r\n");
+            return Ok(reply);
+        }
+    };
+    if !command.spec.arity_ok(args.len()) {
+        return Err(b"ERR Wrong number of args calling command from script".to_vec());
+    }
+    if command.spec.has_flag("noscript") {
+        return Err(b"ERR This Valkey command is not allowed from script".to_vec());
+    }
+    if command.flags.write {
+        if read_only {
+            return Err(b"ERR Write commands are not allowed from read-only scripts.".to_vec());
+        }
+        run.wrote.store(true, Ordering::SeqCst);
+    }
+    let Some(handler) = command.handler else {
+        return Err(b"ERR Wrong number of args calling command from script".to_vec());
+    };
+    let mut data = Vec::new();
+    let mut ranges = Vec::with_capacity(args.len());
+    for arg in args {
+        let start = data.len() as u32;
+        data.extend_from_slice(arg);
+        ranges.push((start, data.len() as u32));
+    }
+    let request = Request::new(&data, &ranges);
+    let protocol = if resp3 {
+        Protocol::Resp3
+    } else {
+        Protocol::Resp2
+    };
+    let mut out = Vec::new();
+    let saved = ctx.client.protocol;
+    ctx.client.protocol = protocol;
+    handler(
+        &mut Ctx {
+            server,
+            client: &mut *ctx.client,
+            reply: ReplyWriter::new(&mut out, protocol),
+            local: &mut *ctx.local,
+            now_ms: ctx.now_ms,
+            command,
+        },
+        &request,
+    );
+    ctx.client.protocol = saved;
+    if command.flags.write {
+        crate::blocking::after_write(
+            server,
+            ctx.local,
+            command,
+            ctx.client.db,
+            &request,
+            ctx.now_ms,
+        );
+    }
+    Ok(out)
+}
+
+/// Reads the number of keys at `index` and checks it against the arguments that follow.
+fn parse_numkeys(ctx: &mut Ctx<'_>, request: &Request<'_>, index: usize) -> Option<usize> {
+    let Some(numkeys) = parse_i64(request.arg(index)) else {
+        ctx.reply.error(NOT_AN_INTEGER);
+        return None;
+    };
+    if numkeys > (request.len() - index - 1) as i64 {
+        ctx.reply
+            .error(b"ERR Number of keys can't be greater than number of args");
+        return None;
+    }
+    if numkeys < 0 {
+        ctx.reply.error(b"ERR Number of keys can't be negative");
+        return None;
+    }
+    Some(numkeys as usize)
+}
+
+/// Runs a script or function in the caller's connection: exclusive, non-blocking commands,
+/// the caller's database restored afterwards.
+fn run_target(
+    ctx: &mut Ctx<'_>,
+    engine: &mut Engine,
+    target: Target<'_>,
+    keys: &[&[u8]],
+    args: &[&[u8]],
+    read_only: bool,
+) {
+    let server = ctx.server;
+    let run = server.scripting.run.clone();
+    run.threshold_ms.store(
+        server.config.int(Directive::BusyReplyThreshold).max(0) as u64,
+        Ordering::Relaxed,
+    );
+    let db = ctx.client.db;
+    let no_block = ctx.client.no_block;
+    ctx.client.no_block = true;
+    let mut out = Vec::new();
+    let protocol = ctx.reply.protocol;
+    {
+        let mut host = ScriptHost {
+            ctx: &mut *ctx,
+            read_only,
+            run: &run,
+        };
+        engine.run(
+            target,
+            keys,
+            args,
+            &mut host,
+            &mut ReplyWriter::new(&mut out, protocol),
+        );
+    }
+    ctx.client.no_block = no_block;
+    if ctx.client.db != db {
+        ctx.client.select(db);
+    }
+    ctx.reply.raw(&out);
+}
+
+fn eval_generic(ctx: &mut Ctx<'_>, request: &Request<'_>, by_sha: bool, ro: bool) {
+    let Some(numkeys) = parse_numkeys(ctx, request, 2) else {
+        return;
+    };
+    let keys: Vec<&[u8]> = (3..3 + numkeys).map(|i| request.arg(i)).collect();
+    let args: Vec<&[u8]> = (3 + numkeys..request.len())
+        .map(|i| request.arg(i))
+        .collect();
+    crate::atomic::exclusive(ctx, |ctx| {
+        let server = ctx.server;
+        let mut engine = server.scripting.engine.lock();
+        let sha = if by_sha {
+            let sha = String::from_utf8_lossy(request.arg(1)).to_ascii_lowercase();
+            if !engine.script_exists(&sha) {
+                ctx.reply.error(b"NOSCRIPT No matching script.");
+                return;
+            }
+            sha
+        } else {
+            match engine.load_script(request.arg(1)) {
+                Ok(sha) => sha,
+                Err(text) => {
+                    ctx.reply.error(&text);
+                    return;
+                }
+            }
+        };
+        let flags = engine.script_flags(&sha).unwrap_or_default();
+        if let Err(text) = check_flags(flags, ro) {
+            ctx.reply.error(text);
+            return;
+        }
+        let read_only = ro || (!flags.compat && flags.no_writes);
+        run_target(
+            ctx,
+            &mut engine,
+            Target::Script(&sha),
+            &keys,
+            &args,
+            read_only,
+        );
+    });
+}
+
+/// The checks made before a script or function runs, from its flags.
+fn check_flags(flags: Flags, ro: bool) -> Result<(), &'static [u8]> {
+    if !flags.compat && !flags.no_writes && ro {
+        return Err(b"ERR Can not execute a script with write flag using *_ro command.");
+    }
+    Ok(())
+}
+
+pub fn eval(ctx: &mut Ctx<'_>, request: &Request<'_>) {
+    eval_generic(ctx, request, false, false);
+}
+
+pub fn evalsha(ctx: &mut Ctx<'_>, request: &Request<'_>) {
+    eval_generic(ctx, request, true, false);
+}
+
+pub fn eval_ro(ctx: &mut Ctx<'_>, request: &Request<'_>) {
+    eval_generic(ctx, request, false, true);
+}
+
+pub fn evalsha_ro(ctx: &mut Ctx<'_>, request: &Request<'_>) {
+    eval_generic(ctx, request, true, true);
+}
+
+pub fn script_load(ctx: &mut Ctx<'_>, request: &Request<'_>) {
+    let result = ctx
+        .server
+        .scripting
+        .engine
+        .lock()
+        .load_script(request.arg(2));
+    match result {
+        Ok(sha) => ctx.reply.bulk(sha.as_bytes()),
+        Err(text) => ctx.reply.error(&text),
+    }
+}
+
+pub fn script_exists(ctx: &mut Ctx<'_>, request: &Request<'_>) {
+    let engine = ctx.server.scripting.engine.lock();
+    let found: Vec<bool> = (2..request.len())
+        .map(|i| {
+            let sha = String::from_utf8_lossy(request.arg(i)).to_ascii_lowercase();
+            engine.script_exists(&sha)
+        })
+        .collect();
+    drop(engine);
+    ctx.reply.array(found.len());
+    for exists in found {
+        ctx.reply.int(i64::from(exists));
+    }
+}
+
+pub fn script_flush(ctx: &mut Ctx<'_>, request: &Request<'_>) {
+    let valid = match request.len() {
+        2 => true,
+        3 => {
+            let mode = request.arg(2);
+            mode.eq_ignore_ascii_case(b"sync") || mode.eq_ignore_ascii_case(b"async")
+        }
+        _ => false,
+    };
+    if !valid {
+        return ctx
+            .reply
+            .error(b"ERR SCRIPT FLUSH only support SYNC|ASYNC option");
+    }
+    ctx.server.scripting.engine.lock().flush_scripts();
+    ctx.reply.ok();
+}
+
+pub fn script_kill(ctx: &mut Ctx<'_>, _request: &Request<'_>) {
+    match ctx.server.scripting.run.request_kill(false) {
+        Ok(()) => ctx.reply.ok(),
+        Err(text) => ctx.reply.error(text),
+    }
+}
+
+pub fn script_show(ctx: &mut Ctx<'_>, request: &Request<'_>) {
+    let sha = String::from_utf8_lossy(request.arg(2)).to_ascii_lowercase();
+    let engine = ctx.server.scripting.engine.lock();
+    match engine.script_body(&sha) {
+        Some(body) => {
+            let body = body.to_vec();
+            drop(engine);
+            ctx.reply.bulk(&body);
+        }
+        None => {
+            drop(engine);
+            ctx.reply.error(b"NOSCRIPT No matching script.");
+        }
+    }
+}
+
+pub fn script_help(ctx: &mut Ctx<'_>, _request: &Request<'_>) {
+    write_help(
+        ctx,
+        "script",
+        &[
+            "EXISTS <sha1> [<sha1> ...]",
+            "    Tell for each SHA1 whether the script cache holds that script.",
+            "FLUSH [ASYNC|SYNC]",
+            "    Empty the script cache.",
+            "KILL",
+            "    Stop the running script, unless it has written.",
+            "LOAD <script>",
+            "    Compile a script into the cache without running it.",
+            "SHOW <sha1>",
+            "    Return the body of a cached script.",
+            "HELP",
+            "    Print this help.",
+        ],
+    );
+}
+
+macro_rules! not_yet {
+    ($($name:ident),*) => {
+        $(pub fn $name(ctx: &mut Ctx<'_>, _request: &Request<'_>) {
+            ctx.reply.error(b"ERR not implemented yet");
+        })*
+    };
+}
+not_yet!(
+    fcall,
+    fcall_ro,
+    function_load,
+    function_list,
+    function_delete,
+    function_flush,
+    function_dump,
+    function_restore,
+    function_stats,
+    function_kill,
+    function_help
+);
