@@ -184,12 +184,16 @@ CASES = {
         ["FCALL", "f1", "0"], ["FCALL", "f2", "1", "k", "a"], ["FCALL_RO", "f2", "1", "k", "a"],
         ["FCALL_RO", "f1", "0"], ["FCALL", "nosuch", "0"], ["FCALL", "f2", "-1"],
         ["FCALL", "f2", "5"], ["FCALL", "f2", "x"],
-        ["FUNCTION", "LIST"], ["FUNCTION", "LIST", "WITHCODE"],
         ["FUNCTION", "LIST", "LIBRARYNAME", "my"], ["FUNCTION", "LIST", "LIBRARYNAME", "zz"],
         ["FUNCTION", "LIST", "foo"], ["FUNCTION", "STATS"],
         ["FUNCTION", "LOAD", "#!lua name=mylib\nredis.register_function('f1', function() return 1 end)"],
         ["FUNCTION", "LOAD", "REPLACE", "#!lua name=mylib\nredis.register_function('f1', function() return 1 end)"],
         ["FCALL", "f1", "0"], ["FCALL", "f2", "0"],
+        # One function per library from here: the reference lists a library's functions in
+        # its hash table's order.
+        ["FUNCTION", "LIST"], ["FUNCTION", "LIST", "WITHCODE"], ["FUNCTION", "LIST", "LIBRARYNAME", "my*"],
+        ["FUNCTION", "LIST", "LIBRARYNAME"], ["FUNCTION", "LIST", "WITHCODE", "WITHCODE"],
+        ["FUNCTION", "DUMP"],
         ["FUNCTION", "LOAD", "#!lua name=lib2\nredis.register_function('f1', function() return 1 end)"],
         ["FUNCTION", "LOAD", "#!lua name=lib3\nreturn 1"],
         ["FUNCTION", "LOAD", "#!lua name=lib3\nredis.call('ping')"],
@@ -209,7 +213,8 @@ CASES = {
         ["FUNCTION", "LOAD", "return 1"], ["FUNCTION", "LOAD", "#!lua name=lib3\nlocal x = 1"],
         ["FUNCTION", "LOAD", "#!lua name=lib3\n(("],
         ["FUNCTION", "LOAD", "#!lua name=lib6\nredis.register_function('w', function(k, a) "
-         "return redis.call('set', k[1], a[1]) end)\nredis.register_function{function_name='r', "
+         "return redis.call('set', k[1], a[1]) end)"],
+        ["FUNCTION", "LOAD", "#!lua name=lib7\nredis.register_function{function_name='r', "
          "callback=function(k) return redis.call('get', k[1]) end, flags={'no-writes'}}"],
         ["FCALL", "w", "1", "fk", "fv"], ["FCALL_RO", "r", "1", "fk"], ["FCALL_RO", "w", "1", "fk", "x"],
         ["FUNCTION", "STATS"],

@@ -248,7 +248,7 @@ pub struct Engine {
 
 /// The text of an error value, whatever its type, as `tostring` would show it (without the
 /// prefix the binding adds to errors raised in Rust).
-fn error_message(value: &Value) -> String {
+pub(crate) fn error_message(value: &Value) -> String {
     match value {
         Value::String(s) => s.to_string_lossy(),
         Value::Number(n) => lua_number_text(*n),
@@ -796,7 +796,7 @@ fn plain_text(error: &mlua::Error) -> Option<String> {
     }
 }
 
-fn syntax_message(error: &mlua::Error) -> String {
+pub(crate) fn syntax_message(error: &mlua::Error) -> String {
     match error {
         mlua::Error::SyntaxError { message, .. } => message.clone(),
         other => rust_error_text(other),

@@ -5,6 +5,7 @@ local hidden = ...
 local real = _G
 local rawpcall, rawerror, rawtype, rawsetmt = pcall, error, type, setmetatable
 local rawloadstring, rawtostring, rawselect = loadstring, tostring, select
+local rawxpcall, rawset, rawget = xpcall, rawset, rawget
 local dbg = debug
 local setfenv = setfenv
 
@@ -67,7 +68,6 @@ local function handler(e)
   return e
 end
 hidden.handler = handler
-local rawxpcall = xpcall
 hidden.run_script = function(f, h)
   return rawxpcall(f, h)
 end
@@ -165,6 +165,83 @@ rawsetmt(real, {
   end,
 })
 env = protect(real)
+
+-- Function libraries. While a library's code runs, `server`/`redis` is the registration API;
+-- afterwards its functions see the full API like scripts do.
+local function nonexistent(_, name)
+  rawerror("Script attempted to access nonexistent global variable '" .. rawtostring(name) .. "'", 2)
+end
+local load_api = rawsetmt({
+  LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
+  REDIS_VERSION = api.REDIS_VERSION, REDIS_VERSION_NUM = api.REDIS_VERSION_NUM,
+  VALKEY_VERSION = api.VALKEY_VERSION, VALKEY_VERSION_NUM = api.VALKEY_VERSION_NUM,
+  SERVER_NAME = api.SERVER_NAME,
+}, { __index = nonexistent, __newindex = readonly_write })
+local known_flags = { ["no-writes"] = true, ["allow-oom"] = true, ["allow-stale"] = true,
+  ["no-cluster"] = true, ["allow-cross-slot-keys"] = true }
+local function fail(text) rawerror({ err = text }, 0) end
+rawset(load_api, "register_function", function(...)
+  local count = rawselect("#", ...)
+  local name, callback, flags, description
+  if count == 1 then
+    local t = ...
+    if rawtype(t) ~= "table" then
+      fail("ERR calling server.register_function with a single argument is only applicable to Lua table (representing named arguments).")
+    end
+    for k, v in next, t do
+      if k == "function_name" then name = v
+      elseif k == "callback" then callback = v
+      elseif k == "flags" then flags = v
+      elseif k == "description" then description = v
+      else fail("ERR unknown argument given to server.register_function") end
+    end
+  elseif count == 2 then
+    name, callback = ...
+  else
+    fail("ERR wrong number of arguments to server.register_function")
+  end
+  if rawtype(name) ~= "string" then
+    fail("ERR function_name argument given to server.register_function must be a string")
+  end
+  if rawtype(callback) ~= "function" then
+    fail("ERR callback argument given to server.register_function must be a function")
+  end
+  if description ~= nil and rawtype(description) ~= "string" then
+    fail("ERR description argument given to server.register_function must be a string")
+  end
+  local flag_list = {}
+  if flags ~= nil then
+    if rawtype(flags) ~= "table" then fail("ERR flags argument to server.register_function must be a table representing function flags") end
+    for _, flag in next, flags do
+      if rawtype(flag) ~= "string" or not known_flags[flag] then fail("ERR unknown flag given") end
+      flag_list[#flag_list + 1] = flag
+    end
+  end
+  local pending = hidden.pending
+  pending[#pending + 1] = { name = name, callback = callback, flags = flag_list, description = description }
+end)
+rawset(load_api, "log", function(...) return api.log(...) end)
+hidden.library_env = function()
+  return rawsetmt({}, {
+    __index = function(_, name)
+      if hidden.loading and (name == "redis" or name == "server") then return load_api end
+      local v = rawget(real, name)
+      if v == nil then
+        rawerror("Script attempted to access nonexistent global variable '" .. rawtostring(name) .. "'", 2)
+      end
+      return v
+    end,
+    __newindex = readonly_write,
+    __metatable = false,
+  })
+end
+hidden.run_load = function(f, h)
+  hidden.pending = {}
+  hidden.loading = true
+  local ok, e = rawxpcall(f, h)
+  hidden.loading = false
+  return ok, e
+end
 real._G = env
 hidden.real = real
 hidden.env = env

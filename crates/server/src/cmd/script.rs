@@ -173,9 +173,15 @@ fn run_for_script(
 }
 
 /// Reads the number of keys at `index` and checks it against the arguments that follow.
-fn parse_numkeys(ctx: &mut Ctx<'_>, request: &Request<'_>, index: usize) -> Option<usize> {
+/// `not_integer`: the error for a count that is not an integer (FCALL has its own).
+fn parse_numkeys(
+    ctx: &mut Ctx<'_>,
+    request: &Request<'_>,
+    index: usize,
+    not_integer: &[u8],
+) -> Option<usize> {
     let Some(numkeys) = parse_i64(request.arg(index)) else {
-        ctx.reply.error(NOT_AN_INTEGER);
+        ctx.reply.error(not_integer);
         return None;
     };
     if numkeys > (request.len() - index - 1) as i64 {
@@ -233,7 +239,7 @@ fn run_target(
 }
 
 fn eval_generic(ctx: &mut Ctx<'_>, request: &Request<'_>, by_sha: bool, ro: bool) {
-    let Some(numkeys) = parse_numkeys(ctx, request, 2) else {
+    let Some(numkeys) = parse_numkeys(ctx, request, 2, NOT_AN_INTEGER) else {
         return;
     };
     let keys: Vec<&[u8]> = (3..3 + numkeys).map(|i| request.arg(i)).collect();
@@ -390,23 +396,271 @@ pub fn script_help(ctx: &mut Ctx<'_>, _request: &Request<'_>) {
     );
 }
 
-macro_rules! not_yet {
-    ($($name:ident),*) => {
-        $(pub fn $name(ctx: &mut Ctx<'_>, _request: &Request<'_>) {
-            ctx.reply.error(b"ERR not implemented yet");
-        })*
+fn fcall_generic(ctx: &mut Ctx<'_>, request: &Request<'_>, ro: bool) {
+    let Some(numkeys) = parse_numkeys(ctx, request, 2, b"ERR Bad number of keys provided") else {
+        return;
     };
+    let keys: Vec<&[u8]> = (3..3 + numkeys).map(|i| request.arg(i)).collect();
+    let args: Vec<&[u8]> = (3 + numkeys..request.len())
+        .map(|i| request.arg(i))
+        .collect();
+    crate::atomic::exclusive(ctx, |ctx| {
+        let server = ctx.server;
+        let mut engine = server.scripting.engine.lock();
+        let name = request.arg(1);
+        let Some(flags) = engine.libraries.function(name).map(|f| f.flags) else {
+            ctx.reply.error(b"ERR Function not found");
+            return;
+        };
+        if let Err(text) = check_flags(flags, ro) {
+            ctx.reply.error(text);
+            return;
+        }
+        *server.scripting.run.current.lock() =
+            Some((name.to_vec(), request.iter().map(<[u8]>::to_vec).collect()));
+        let read_only = ro || flags.no_writes;
+        run_target(
+            ctx,
+            &mut engine,
+            Target::Function(name),
+            &keys,
+            &args,
+            read_only,
+        );
+    });
 }
-not_yet!(
-    fcall,
-    fcall_ro,
-    function_load,
-    function_list,
-    function_delete,
-    function_flush,
-    function_dump,
-    function_restore,
-    function_stats,
-    function_kill,
-    function_help
-);
+
+pub fn fcall(ctx: &mut Ctx<'_>, request: &Request<'_>) {
+    fcall_generic(ctx, request, false);
+}
+
+pub fn fcall_ro(ctx: &mut Ctx<'_>, request: &Request<'_>) {
+    fcall_generic(ctx, request, true);
+}
+
+fn update_counts(ctx: &Ctx<'_>, engine: &Engine) {
+    let scripting = &ctx.server.scripting;
+    scripting
+        .library_count
+        .store(engine.libraries.libraries.len(), Ordering::Relaxed);
+    scripting
+        .function_count
+        .store(engine.libraries.index.len(), Ordering::Relaxed);
+}
+
+pub fn function_load(ctx: &mut Ctx<'_>, request: &Request<'_>) {
+    let mut replace = false;
+    let mut index = 2;
+    while index < request.len() - 1 {
+        let option = request.arg(index);
+        if option.eq_ignore_ascii_case(b"replace") {
+            replace = true;
+            index += 1;
+        } else {
+            return ctx.error_with_arg("ERR Unknown option given: ", option, "");
+        }
+    }
+    let code = request.arg(request.len() - 1);
+    let mut engine = ctx.server.scripting.engine.lock();
+    let result = engine.load_library(code, replace);
+    update_counts(ctx, &engine);
+    drop(engine);
+    match result {
+        Ok(name) => ctx.reply.bulk(&name),
+        Err(text) => ctx.reply.error(&text),
+    }
+}
+
+pub fn function_list(ctx: &mut Ctx<'_>, request: &Request<'_>) {
+    let mut with_code = false;
+    let mut pattern: Option<&[u8]> = None;
+    let mut index = 2;
+    while index < request.len() {
+        let option = request.arg(index);
+        if option.eq_ignore_ascii_case(b"withcode") && !with_code {
+            with_code = true;
+            index += 1;
+        } else if option.eq_ignore_ascii_case(b"libraryname") && pattern.is_none() {
+            if index + 1 >= request.len() {
+                return ctx.reply.error(b"ERR library name argument was not given");
+            }
+            pattern = Some(request.arg(index + 1));
+            index += 2;
+        } else {
+            return ctx.error_with_arg("ERR Unknown argument ", option, "");
+        }
+    }
+    let engine = ctx.server.scripting.engine.lock();
+    let libraries: Vec<_> = engine
+        .libraries
+        .libraries
+        .values()
+        .filter(|lib| pattern.is_none_or(|p| tern_keyspace::glob_match(p, &lib.name, false)))
+        .collect();
+    let reply = &mut ctx.reply;
+    reply.array(libraries.len());
+    for library in libraries {
+        reply.map(if with_code { 4 } else { 3 });
+        reply.bulk(b"library_name");
+        reply.bulk(&library.name);
+        reply.bulk(b"engine");
+        reply.bulk(b"LUA");
+        reply.bulk(b"functions");
+        reply.array(library.functions.len());
+        for function in library.functions.values() {
+            reply.map(3);
+            reply.bulk(b"name");
+            reply.bulk(&function.name);
+            reply.bulk(b"description");
+            match &function.description {
+                Some(text) => reply.bulk(text),
+                None => reply.null(),
+            }
+            reply.bulk(b"flags");
+            let names = function.flags.names();
+            reply.set(names.len());
+            for name in names {
+                reply.simple(name.as_bytes());
+            }
+        }
+        if with_code {
+            reply.bulk(b"library_code");
+            reply.bulk(&library.code);
+        }
+    }
+}
+
+pub fn function_delete(ctx: &mut Ctx<'_>, request: &Request<'_>) {
+    let mut engine = ctx.server.scripting.engine.lock();
+    let found = engine.delete_library(request.arg(2));
+    update_counts(ctx, &engine);
+    drop(engine);
+    if found {
+        ctx.reply.ok();
+    } else {
+        ctx.reply.error(b"ERR Library not found");
+    }
+}
+
+pub fn function_flush(ctx: &mut Ctx<'_>, request: &Request<'_>) {
+    let valid = match request.len() {
+        2 => true,
+        3 => {
+            let mode = request.arg(2);
+            mode.eq_ignore_ascii_case(b"sync") || mode.eq_ignore_ascii_case(b"async")
+        }
+        _ => false,
+    };
+    if !valid {
+        return ctx
+            .reply
+            .error(b"ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
+    }
+    let mut engine = ctx.server.scripting.engine.lock();
+    engine.flush_libraries();
+    update_counts(ctx, &engine);
+    drop(engine);
+    ctx.reply.ok();
+}
+
+pub fn function_dump(ctx: &mut Ctx<'_>, _request: &Request<'_>) {
+    let payload = ctx.server.scripting.engine.lock().dump_libraries();
+    ctx.reply.bulk(&payload);
+}
+
+pub fn function_restore(ctx: &mut Ctx<'_>, request: &Request<'_>) {
+    let policy =
+        match request.get(3) {
+            None => "append",
+            Some(p) if p.eq_ignore_ascii_case(b"append") => "append",
+            Some(p) if p.eq_ignore_ascii_case(b"replace") => "replace",
+            Some(p) if p.eq_ignore_ascii_case(b"flush") => "flush",
+            Some(_) => return ctx.reply.error(
+                b"ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.",
+            ),
+        };
+    if request.len() > 4 {
+        return ctx.reply.error(super::SYNTAX_ERROR);
+    }
+    let mut engine = ctx.server.scripting.engine.lock();
+    let result = engine.restore_libraries(request.arg(2), policy);
+    update_counts(ctx, &engine);
+    drop(engine);
+    match result {
+        Ok(()) => ctx.reply.ok(),
+        Err(text) => ctx.reply.error(&text),
+    }
+}
+
+pub fn function_stats(ctx: &mut Ctx<'_>, _request: &Request<'_>) {
+    let scripting = &ctx.server.scripting;
+    let run = &scripting.run;
+    let current = if run.running.load(Ordering::SeqCst) {
+        run.current.lock().clone()
+    } else {
+        None
+    };
+    let libraries = scripting.library_count.load(Ordering::Relaxed) as i64;
+    let functions = scripting.function_count.load(Ordering::Relaxed) as i64;
+    let elapsed = run.elapsed_ms() as i64;
+    let reply = &mut ctx.reply;
+    reply.map(2);
+    reply.bulk(b"running_script");
+    match current {
+        Some((name, command)) => {
+            reply.map(3);
+            reply.bulk(b"name");
+            reply.bulk(&name);
+            reply.bulk(b"command");
+            reply.array(command.len());
+            for arg in &command {
+                reply.bulk(arg);
+            }
+            reply.bulk(b"duration_ms");
+            reply.int(elapsed);
+        }
+        None => reply.null(),
+    }
+    reply.bulk(b"engines");
+    reply.map(1);
+    reply.bulk(b"LUA");
+    reply.map(2);
+    reply.bulk(b"libraries_count");
+    reply.int(libraries);
+    reply.bulk(b"functions_count");
+    reply.int(functions);
+}
+
+pub fn function_kill(ctx: &mut Ctx<'_>, _request: &Request<'_>) {
+    match ctx.server.scripting.run.request_kill(true) {
+        Ok(()) => ctx.reply.ok(),
+        Err(text) => ctx.reply.error(text),
+    }
+}
+
+pub fn function_help(ctx: &mut Ctx<'_>, _request: &Request<'_>) {
+    write_help(
+        ctx,
+        "function",
+        &[
+            "LOAD [REPLACE] <library code>",
+            "    Load a library of functions; REPLACE swaps a library of the same name.",
+            "LIST [LIBRARYNAME <pattern>] [WITHCODE]",
+            "    List the libraries, their functions and optionally their code.",
+            "DELETE <library name>",
+            "    Delete a library and its functions.",
+            "FLUSH [ASYNC|SYNC]",
+            "    Delete every library.",
+            "DUMP",
+            "    Serialize every library into one payload.",
+            "RESTORE <payload> [FLUSH|APPEND|REPLACE]",
+            "    Load the libraries of a DUMP payload.",
+            "STATS",
+            "    Report the running function and the counts of libraries and functions.",
+            "KILL",
+            "    Stop the running function, unless it has written.",
+            "HELP",
+            "    Print this help.",
+        ],
+    );
+}
