@@ -244,12 +244,6 @@ impl crate::Engine {
             pos += len;
         }
         let saved = std::mem::take(&mut self.libraries);
-        if policy != "flush" {
-            // Start from the current libraries; on failure they come back untouched.
-            for (name, library) in &saved.libraries {
-                let _ = (name, library);
-            }
-        }
         let mut loaded = Vec::new();
         for code in &codes {
             match parse_library_shebang(code).and_then(|name| self.compile_library(&name, code)) {

@@ -31,6 +31,9 @@ pub trait Host {
     fn acl_check(&mut self, args: &[Vec<u8>]) -> Option<bool>;
 }
 
+/// FUNCTION STATS' view of the running function: its name and its command line.
+pub type RunningFunction = (Vec<u8>, Vec<Vec<u8>>);
+
 /// The state of the running script that other connections look at: SCRIPT KILL, FUNCTION KILL,
 /// FUNCTION STATS and the busy replies.
 #[derive(Default)]
@@ -47,7 +50,7 @@ pub struct RunState {
     pub threshold_ms: AtomicU64,
     pub started: Mutex<Option<Instant>>,
     /// FUNCTION STATS: the running function's name and command line.
-    pub current: Mutex<Option<(Vec<u8>, Vec<Vec<u8>>)>>,
+    pub current: Mutex<Option<RunningFunction>>,
 }
 
 impl RunState {
