@@ -73,6 +73,11 @@ IMPLEMENTED = {
     "subscribe": None, "unsubscribe": None, "psubscribe": None, "punsubscribe": None,
     "publish": None, "ssubscribe": None, "sunsubscribe": None, "spublish": None,
     "pubsub": ["channels", "numsub", "numpat", "shardchannels", "shardnumsub", "help"],
+    # scripting
+    "eval": None, "evalsha": None, "eval_ro": None, "evalsha_ro": None,
+    "fcall": None, "fcall_ro": None,
+    "script": ["load", "exists", "flush", "kill", "show", "help"],
+    "function": ["load", "list", "delete", "flush", "dump", "restore", "stats", "kill", "help"],
 }
 
 

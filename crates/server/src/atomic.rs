@@ -11,7 +11,9 @@
 //! blocking registry, so no cycle can form. Two workers going exclusive at once queue up in
 //! worker order. Nested exclusive runs (a script inside EXEC) run in place.
 
-use parking_lot::lock_api::RawRwLock as _;
+use std::time::Duration;
+
+use parking_lot::lock_api::{RawRwLock as _, RawRwLockTimed as _};
 use parking_lot::RawRwLock;
 
 use crate::cmd::Ctx;
@@ -44,12 +46,30 @@ impl Lanes {
         }
     }
 
-    /// Worker `worker` is about to run commands: waits while another command runs alone.
+    /// Worker `worker` is about to run commands: waits while another command runs alone,
+    /// unless `busy` says that command has run too long (a script past
+    /// `busy-reply-threshold`): then None, and the worker runs only what may run meanwhile
+    /// (commands that do not touch the keyspace; the others are refused with BUSY).
     #[inline]
-    pub fn enter(&self, worker: usize) -> LaneHold<'_> {
+    pub fn enter(&self, worker: usize, busy: impl Fn() -> bool) -> Option<LaneHold<'_>> {
         let lane = &self.lanes[worker].0;
-        lane.lock_shared();
-        LaneHold { lane }
+        if lane.try_lock_shared() {
+            return Some(LaneHold { lane });
+        }
+        loop {
+            if lane.try_lock_shared_for(Duration::from_millis(2)) {
+                return Some(LaneHold { lane });
+            }
+            if busy() {
+                return None;
+            }
+        }
+    }
+
+    /// The lane if it is free now (periodic work that can wait for the next round).
+    pub fn try_enter(&self, worker: usize) -> Option<LaneHold<'_>> {
+        let lane = &self.lanes[worker].0;
+        lane.try_lock_shared().then_some(LaneHold { lane })
     }
 }
 

@@ -128,6 +128,8 @@ pub struct ClientState {
     pub tracking_caching: Option<bool>,
     /// What the connection listens to (pub/sub).
     pub pubsub: crate::pubsub::Subscriptions,
+    /// Running a command for a script (MONITOR shows it as the script's).
+    pub in_script: bool,
 }
 
 /// A transaction being queued.
@@ -186,6 +188,7 @@ impl ClientState {
             tracking: None,
             tracking_caching: None,
             pubsub: Default::default(),
+            in_script: false,
         }
     }
 

@@ -90,6 +90,7 @@ directives! {
     SetMaxListpackValue: "set-max-listpack-value", Kind::Int { min: 0, max: i64::MAX, memory: false }, "64", true;
     ZsetMaxListpackEntries: "zset-max-listpack-entries" | "zset-max-ziplist-entries", Kind::Int { min: 0, max: i64::MAX, memory: false }, "128", true;
     ZsetMaxListpackValue: "zset-max-listpack-value" | "zset-max-ziplist-value", Kind::Int { min: 0, max: i64::MAX, memory: false }, "64", true;
+    BusyReplyThreshold: "busy-reply-threshold" | "lua-time-limit", Kind::Int { min: 0, max: i64::MAX, memory: false }, "5000", true;
     ListMaxListpackSize: "list-max-listpack-size" | "list-max-ziplist-size", Kind::Int { min: i32::MIN as i64, max: I32_MAX, memory: false }, "-2", true;
 }
 

@@ -22,6 +22,11 @@ pub struct Flags {
     pub runs_in_multi: bool,
     pub is_exec: bool,
     pub readonly: bool,
+    /// Runs a script (EVAL, FCALL and their variants): MONITOR shows it before the commands
+    /// the script runs.
+    pub runs_script: bool,
+    /// May run while a script runs too long (it does not touch the keyspace).
+    pub allow_busy: bool,
 }
 
 pub struct Command {
@@ -75,6 +80,11 @@ impl Table {
             runs_in_multi: matches!(spec.name, "exec" | "discard" | "quit" | "reset"),
             is_exec: spec.name == "exec",
             readonly: spec.has_flag("readonly"),
+            allow_busy: spec.has_flag("allow_busy"),
+            runs_script: matches!(
+                spec.name,
+                "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro"
+            ),
         };
         self.commands.push(Command {
             spec,

@@ -154,6 +154,8 @@ pub struct Server {
     pub config_file: String,
     /// Instantaneous ops/sec samples, filled by worker 0's cron.
     pub ops_samples: Mutex<OpsSampler>,
+    /// The script interpreter, its cache and function libraries, and the running script's state.
+    pub scripting: crate::cmd::script::Scripting,
 }
 
 #[derive(Default)]
@@ -226,6 +228,7 @@ impl Server {
                 .unwrap_or_default(),
             config,
             ops_samples: Mutex::new(OpsSampler::default()),
+            scripting: crate::cmd::script::Scripting::new(),
         }
     }
 

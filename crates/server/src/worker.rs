@@ -48,6 +48,9 @@ pub struct WorkerLocal {
     pub ready_keys: Vec<(usize, Box<[u8]>)>,
     /// Running a command alone (see `atomic`): every worker's lane is held by this one.
     pub exclusive: bool,
+    /// This batch runs without the lane, while a script runs too long: only commands that may
+    /// run meanwhile run, the others get BUSY.
+    pub busy: bool,
     /// A cycle-counter clock: timing a command costs two counter reads, not two system calls.
     clock: quanta::Clock,
 }
@@ -130,6 +133,7 @@ impl Worker {
                 calls: Vec::with_capacity(64),
                 ready_keys: Vec::new(),
                 exclusive: false,
+                busy: false,
                 clock: quanta::Clock::new(),
             },
             expire: ExpireCycle::new(id),
@@ -471,7 +475,10 @@ impl Worker {
             ..
         } = conn;
         prefetch_keys(server, state.db, &read_buffer[*read_pos..*read_len]);
-        let lane = server.lanes.enter(self.local.id);
+        let lane = server
+            .lanes
+            .enter(self.local.id, || server.scripting.busy());
+        self.local.busy = lane.is_none();
         let mut commands = 0u64;
         while *read_pos < *read_len && !state.close_after_reply {
             let input = &read_buffer[*read_pos..*read_len];
@@ -658,8 +665,7 @@ impl Worker {
         let hz = self.server.config.int(Directive::Hz).max(1) as u64;
         self.next_cron = Instant::now() + Duration::from_micros(1_000_000 / hz);
         let now_ms = unix_ms();
-        {
-            let _lane = self.server.lanes.enter(self.local.id);
+        if let Some(_lane) = self.server.lanes.try_enter(self.local.id) {
             self.expire.run(&self.server, hz, now_ms);
         }
         self.close_idle_clients(now_ms);
@@ -863,6 +869,11 @@ fn run_command(
         reject(server, local, Some(command), state, out, text.as_bytes());
         return Outcome::Consumed;
     }
+    if local.busy && !command.flags.allow_busy {
+        let text = server.scripting.busy_error();
+        reject(server, local, Some(command), state, out, text);
+        return Outcome::Consumed;
+    }
     if state.multi.is_some() {
         if command.flags.no_multi {
             let text = format!(
@@ -921,6 +932,13 @@ pub fn invoke(
         .shared
         .last_command
         .store(command.index + 1, Ordering::Relaxed);
+    // Script commands are marked skip_monitor, yet shown: before the commands they run.
+    let monitored = server.monitor_count.load(Ordering::Relaxed) > 0
+        && (command.flags.runs_script || !command.flags.skip_monitor)
+        && !command.flags.admin;
+    if monitored && command.flags.runs_script {
+        feed_monitors(server, state, request);
+    }
     let started = local.clock.raw();
     let protocol = state.protocol;
     handler(
@@ -935,11 +953,9 @@ pub fn invoke(
         request,
     );
     let elapsed_us = local.clock.delta_as_nanos(started, local.clock.raw()) / 1000;
-    // Monitors see a command once it has run, with the database it left selected.
-    if server.monitor_count.load(Ordering::Relaxed) > 0
-        && !command.flags.skip_monitor
-        && !command.flags.admin
-    {
+    // Monitors see a command once it has run, with the database it left selected; a script
+    // before the commands it runs.
+    if monitored && !command.flags.runs_script {
         feed_monitors(server, state, request);
     }
     let failed = out.get(reply_start) == Some(&b'-');
@@ -1030,12 +1046,17 @@ fn unknown_command_error(request: &Request<'_>) -> Vec<u8> {
 /// Sends the command to every MONITOR client, in Valkey's line format.
 fn feed_monitors(server: &Server, state: &ClientState, request: &Request<'_>) {
     let now_us = crate::server::unix_us();
+    let source = if state.in_script {
+        "lua".to_string()
+    } else {
+        state.shared.addr.to_string()
+    };
     let mut line = format!(
         "+{}.{:06} [{} {}]",
         now_us / 1_000_000,
         now_us % 1_000_000,
         state.db,
-        state.shared.addr
+        source
     )
     .into_bytes();
     for arg in request.iter() {

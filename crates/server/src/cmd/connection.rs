@@ -173,6 +173,16 @@ pub fn hello(ctx: &mut Ctx<'_>, request: &Request<'_>) {
     reply.bulk(b"standalone");
     reply.bulk(b"role");
     reply.bulk(b"master");
+    // The scripting engine shows as a module, as in Valkey.
     reply.bulk(b"modules");
+    reply.array(1);
+    reply.map(4);
+    reply.bulk(b"name");
+    reply.bulk(b"lua");
+    reply.bulk(b"ver");
+    reply.int(1);
+    reply.bulk(b"path");
+    reply.bulk(b"lua");
+    reply.bulk(b"args");
     reply.array(0);
 }

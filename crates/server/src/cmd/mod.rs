@@ -12,6 +12,7 @@ mod keys;
 mod list;
 mod multi;
 mod pubsub;
+pub mod script;
 mod server;
 mod set;
 mod sort;
@@ -286,6 +287,28 @@ handlers! {
     "pubsub|shardchannels" => pubsub::shardchannels,
     "pubsub|shardnumsub" => pubsub::shardnumsub,
     "pubsub|help" => pubsub::help,
+    // scripting
+    "eval" => script::eval,
+    "evalsha" => script::evalsha,
+    "eval_ro" => script::eval_ro,
+    "evalsha_ro" => script::evalsha_ro,
+    "script|load" => script::script_load,
+    "script|exists" => script::script_exists,
+    "script|flush" => script::script_flush,
+    "script|kill" => script::script_kill,
+    "script|show" => script::script_show,
+    "script|help" => script::script_help,
+    "fcall" => script::fcall,
+    "fcall_ro" => script::fcall_ro,
+    "function|load" => script::function_load,
+    "function|list" => script::function_list,
+    "function|delete" => script::function_delete,
+    "function|flush" => script::function_flush,
+    "function|dump" => script::function_dump,
+    "function|restore" => script::function_restore,
+    "function|stats" => script::function_stats,
+    "function|kill" => script::function_kill,
+    "function|help" => script::function_help,
 }
 
 // Error texts shared by several commands.

@@ -217,7 +217,10 @@ fn write_section(server: &Server, section: &str, now_ms: u64, out: &mut String) 
             line("used_cpu_sys_children", &"0.000000");
             line("used_cpu_user_children", &"0.000000");
         }
-        "modules" => {}
+        "modules" => line(
+            "module",
+            &"name=lua,ver=1,api=1,filters=0,usedby=[],using=[],options=[handle-repl-async-load|handle-atomic-slot-migration]",
+        ),
         "commandstats" => {
             for (name, calls, usec, rejected, failed) in command_stats(server) {
                 let per_call = if calls > 0 {
