@@ -16,6 +16,8 @@ use tern_keyspace::{
 };
 use tern_resp::Request;
 
+use crate::notify::class;
+
 use super::{parse_i64, Ctx, NOT_AN_INTEGER, NOT_A_FLOAT, SYNTAX_ERROR, WRONGTYPE};
 
 const NUMFIELDS: &[u8] =
@@ -44,20 +46,34 @@ fn read_hash<'g>(
 }
 
 /// After a write that left `value` (a hash) under `key`: registers its soonest field expiry
-/// with the database for the active cycle, and says whether the hash is empty, which the
-/// caller then deletes.
-fn settle(db: &Db, key: &[u8], value: &Value) -> bool {
-    let Some(hash) = value.as_hash() else {
-        return false;
-    };
-    if hash.has_volatile_fields() {
+/// with the database for the active cycle.
+fn settle(db: &Db, key: &[u8], value: &Value) {
+    if value.as_hash().is_some_and(HashValue::has_volatile_fields) {
         db.note_field_expiry(key, value);
     }
-    hash.is_empty()
 }
 
-/// Runs `write` on the hash at `key`, created empty when the key is missing (and kept only if
-/// the write leaves something in it), then settles it. Err after a WRONGTYPE reply.
+/// Ends a hash write: reports its `events` (in order), then deletes the hash if the write left
+/// it empty, reported as `del`.
+fn finish(ctx: &Ctx<'_>, table: &mut SlotGuard<'_>, key: &[u8], events: &[&'static str]) {
+    for event in events {
+        ctx.key_event(class::HASH, event, key);
+    }
+    let empty = table
+        .peek(key)
+        .and_then(|entry| entry.value.as_hash())
+        .is_some_and(HashValue::is_empty);
+    if empty {
+        table.remove(key);
+        if !events.is_empty() {
+            ctx.key_event(class::GENERIC, "del", key);
+        }
+    }
+}
+
+/// Runs `write` on the hash at `key`, created empty when the key is missing, then settles it.
+/// The caller then ends the write with [`finish`], which deletes an emptied hash. Err after a
+/// WRONGTYPE reply.
 fn upsert<R>(
     ctx: &mut Ctx<'_>,
     table: &mut SlotGuard<'_>,
@@ -93,18 +109,15 @@ fn apply<R>(
                 return Err(());
             };
             let result = write(hash, now_ms);
-            if settle(db, key, &entry.value) {
-                table.remove(key);
-            }
+            settle(db, key, &entry.value);
             Ok(Some(result))
         }
         None if create => {
             let mut hash = HashValue::new();
             let result = write(&mut hash, now_ms);
             let value = Value::Hash(hash);
-            if !settle(db, key, &value) {
-                table.insert(key, Entry::new(value, now_ms), ExpireUpdate::Clear);
-            }
+            settle(db, key, &value);
+            table.insert(key, Entry::new(value, now_ms), ExpireUpdate::Clear);
             Ok(Some(result))
         }
         None => Ok(None),
@@ -129,6 +142,7 @@ pub fn hset(ctx: &mut Ctx<'_>, request: &Request<'_>) {
         created
     });
     if let Ok(created) = created {
+        finish(ctx, &mut table, key, &["hset"]);
         if ctx.name() == "hmset" {
             ctx.reply.ok();
         } else {
@@ -150,6 +164,7 @@ pub fn hsetnx(ctx: &mut Ctx<'_>, request: &Request<'_>) {
         true
     });
     if let Ok(set) = set {
+        finish(ctx, &mut table, key, if set { &["hset"] } else { &[] });
         ctx.reply.int(i64::from(set));
     }
 }
@@ -204,7 +219,14 @@ pub fn hdel(ctx: &mut Ctx<'_>, request: &Request<'_>) {
         removed
     });
     if let Ok(removed) = removed {
-        ctx.reply.int(removed.unwrap_or(0));
+        let removed = removed.unwrap_or(0);
+        finish(
+            ctx,
+            &mut table,
+            key,
+            if removed > 0 { &["hdel"] } else { &[] },
+        );
+        ctx.reply.int(removed);
     }
 }
 
@@ -316,8 +338,14 @@ pub fn hincrby(ctx: &mut Ctx<'_>, request: &Request<'_>) {
         Ok(sum)
     });
     match result {
-        Ok(Ok(sum)) => ctx.reply.int(sum),
-        Ok(Err(text)) => ctx.reply.error(text),
+        Ok(Ok(sum)) => {
+            finish(ctx, &mut table, key, &["hincrby"]);
+            ctx.reply.int(sum);
+        }
+        Ok(Err(text)) => {
+            finish(ctx, &mut table, key, &[]);
+            ctx.reply.error(text);
+        }
         Err(()) => {}
     }
 }
@@ -346,8 +374,14 @@ pub fn hincrbyfloat(ctx: &mut Ctx<'_>, request: &Request<'_>) {
         Ok(sum)
     });
     match result {
-        Ok(Ok(sum)) => ctx.reply.bulk(&sum),
-        Ok(Err(text)) => ctx.reply.error(text),
+        Ok(Ok(sum)) => {
+            finish(ctx, &mut table, key, &["hincrbyfloat"]);
+            ctx.reply.bulk(&sum);
+        }
+        Ok(Err(text)) => {
+            finish(ctx, &mut table, key, &[]);
+            ctx.reply.error(text);
+        }
         Err(()) => {}
     }
 }
@@ -615,6 +649,15 @@ fn hexpire_generic(ctx: &mut Ctx<'_>, request: &Request<'_>, time: TimeArg) {
             .collect::<Vec<i64>>()
     });
     if let Ok(results) = results {
+        let codes = results.as_deref().unwrap_or_default();
+        let mut events = Vec::new();
+        if codes.contains(&1) {
+            events.push("hexpire");
+        }
+        if codes.contains(&2) {
+            events.push("hexpired");
+        }
+        finish(ctx, &mut table, key, &events);
         reply_codes(ctx, fields.len(), results);
     }
 }
@@ -728,6 +771,13 @@ pub fn hpersist(ctx: &mut Ctx<'_>, request: &Request<'_>) {
             .collect::<Vec<i64>>()
     });
     if let Ok(results) = results {
+        let persisted = results.as_deref().unwrap_or_default().contains(&1);
+        finish(
+            ctx,
+            &mut table,
+            key,
+            if persisted { &["hpersist"] } else { &[] },
+        );
         reply_codes(ctx, fields.len(), results);
     }
 }
@@ -751,6 +801,12 @@ pub fn hgetdel(ctx: &mut Ctx<'_>, request: &Request<'_>) {
             .collect::<Vec<Option<Vec<u8>>>>()
     });
     if let Ok(values) = values {
+        let removed = values
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .any(Option::is_some);
+        finish(ctx, &mut table, key, if removed { &["hdel"] } else { &[] });
         reply_values(ctx, fields.len(), values);
     }
 }
@@ -907,6 +963,12 @@ pub fn hsetex(ctx: &mut Ctx<'_>, request: &Request<'_>) {
         }
     });
     if written.is_ok() {
+        let events: &[&'static str] = match ttl {
+            FieldTtl::At(at) if at <= now_ms => &["hset", "hexpire", "hexpired"],
+            FieldTtl::At(_) => &["hset", "hexpire"],
+            _ => &["hset"],
+        };
+        finish(ctx, &mut table, key, events);
         ctx.reply.int(1);
     }
 }
@@ -939,6 +1001,7 @@ pub fn hgetex(ctx: &mut Ctx<'_>, request: &Request<'_>) {
     if !exists {
         return reply_values(ctx, fields.len(), None);
     }
+    let mut persisted = false;
     let values = update(ctx, &mut table, key, |hash, now_ms| {
         fields
             .iter()
@@ -952,7 +1015,7 @@ pub fn hgetex(ctx: &mut Ctx<'_>, request: &Request<'_>) {
                         hash.set_expire(field, at, ExpireCondition::default(), now_ms);
                     }
                     None if options.persist => {
-                        hash.persist(field, now_ms);
+                        persisted |= hash.persist(field, now_ms) as i64 == 1;
                     }
                     None => {}
                 }
@@ -961,6 +1024,23 @@ pub fn hgetex(ctx: &mut Ctx<'_>, request: &Request<'_>) {
             .collect::<Vec<Option<Vec<u8>>>>()
     });
     if let Ok(values) = values {
+        let changed = values
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .any(Option::is_some);
+        let event = match at {
+            Some(at) if at <= ctx.now_ms => "hexpired",
+            Some(_) => "hexpire",
+            None if options.persist && persisted => "hpersist",
+            None => "",
+        };
+        let events: &[&'static str] = if changed && !event.is_empty() {
+            &[event]
+        } else {
+            &[]
+        };
+        finish(ctx, &mut table, key, events);
         reply_values(ctx, fields.len(), values);
     }
 }
