@@ -66,6 +66,10 @@ IMPLEMENTED = {
                               "help"],
     "time": None, "lastsave": None, "shutdown": None, "debug": None, "monitor": None,
     "config": ["get", "set", "resetstat", "rewrite", "help"],
+    # pub/sub
+    "subscribe": None, "unsubscribe": None, "psubscribe": None, "punsubscribe": None,
+    "publish": None, "ssubscribe": None, "sunsubscribe": None, "spublish": None,
+    "pubsub": ["channels", "numsub", "numpat", "shardchannels", "shardnumsub", "help"],
 }
 
 

@@ -45,6 +45,8 @@ pub struct ClientShared {
     pub no_evict: AtomicBool,
     pub no_touch: AtomicBool,
     pub closing: AtomicBool,
+    /// Subscription counts (CLIENT LIST `sub=`, `psub=`, `ssub=`).
+    pub subscriptions: crate::pubsub::Counts,
 }
 
 impl ClientShared {
@@ -80,6 +82,7 @@ impl ClientShared {
             no_evict: AtomicBool::new(false),
             no_touch: AtomicBool::new(false),
             closing: AtomicBool::new(false),
+            subscriptions: Default::default(),
         }
     }
 }
@@ -104,6 +107,8 @@ pub struct ClientState {
     /// Blocking commands answer at once, as if timed out, instead of waiting (inside EXEC and
     /// scripts).
     pub no_block: bool,
+    /// What the connection listens to (pub/sub).
+    pub pubsub: crate::pubsub::Subscriptions,
 }
 
 impl ClientState {
@@ -121,6 +126,7 @@ impl ClientState {
             serving: false,
             served: false,
             no_block: false,
+            pubsub: Default::default(),
         }
     }
 

@@ -27,6 +27,7 @@ pub mod log;
 pub mod memory;
 pub mod net;
 pub mod notify;
+pub mod pubsub;
 pub mod server;
 pub mod watch;
 pub mod worker;

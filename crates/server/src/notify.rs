@@ -207,7 +207,7 @@ fn publish(server: &Server, flags: u16, db: usize, event: &str, key: &[u8]) {
 }
 
 fn deliver(server: &Server, channel: &[u8], message: &[u8]) {
-    let _ = (server, channel, message);
+    crate::pubsub::publish(server, channel, message);
 }
 
 impl Drop for Ctx<'_> {

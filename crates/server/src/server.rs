@@ -43,6 +43,8 @@ pub enum WorkerMessage {
     Unpause,
     /// A waiting client's wait is over: its reply, then it runs commands again.
     Unblocked(u64, Vec<u8>),
+    /// Published messages for subscribers of this worker, in publish order.
+    PubSub(crate::pubsub::Batch),
 }
 
 pub struct WorkerHandle {
@@ -136,6 +138,7 @@ pub struct Server {
     pub pause: Pause,
     pub blocking: crate::blocking::Blocking,
     pub watches: crate::watch::Watches,
+    pub pubsub: crate::pubsub::Registry,
     pub shutdown: AtomicBool,
     /// Whether the active expiry cycle runs (DEBUG SET-ACTIVE-EXPIRE).
     pub active_expire: AtomicBool,
@@ -200,6 +203,7 @@ impl Server {
             pause: Pause::default(),
             blocking: Default::default(),
             watches: Default::default(),
+            pubsub: Default::default(),
             shutdown: AtomicBool::new(false),
             active_expire: AtomicBool::new(true),
             started: Instant::now(),

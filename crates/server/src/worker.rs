@@ -137,6 +137,7 @@ impl Worker {
     }
 
     pub fn run(mut self) {
+        crate::pubsub::enter_worker(self.local.id);
         let mut events = Events::with_capacity(1024);
         loop {
             let timeout = self.poll_timeout();
@@ -145,9 +146,14 @@ impl Worker {
                     crate::warning!("Worker {} poll failed: {error}", self.local.id);
                 }
             }
+            // The inbox first: a message queued before a client's next command arrived (a
+            // published message) reaches that client before the command's reply.
+            if events.iter().any(|event| event.token() == WAKER_TOKEN) {
+                self.drain_inbox();
+            }
             for event in events.iter() {
                 match event.token() {
-                    WAKER_TOKEN => self.drain_inbox(),
+                    WAKER_TOKEN => {}
                     Token(index) => {
                         if event.is_readable() || event.is_read_closed() || event.is_error() {
                             self.on_readable(index);
@@ -159,6 +165,7 @@ impl Worker {
                 }
             }
             self.end_expired_waits();
+            self.deliver_local_pubsub();
             self.flush_pending();
             if self.server.shutdown.load(Ordering::Relaxed) {
                 self.close_all();
@@ -166,6 +173,7 @@ impl Worker {
             }
             if Instant::now() >= self.next_cron {
                 self.cron();
+                self.deliver_local_pubsub();
                 self.flush_pending();
             }
         }
@@ -193,7 +201,43 @@ impl Worker {
                 WorkerMessage::Unblocked(client_id, reply) => {
                     self.resume_unblocked(client_id, reply)
                 }
+                WorkerMessage::PubSub(batch) => self.deliver_pubsub(batch),
             }
+        }
+    }
+
+    /// Appends published messages to their subscribers' output, checking its limit.
+    fn deliver_pubsub(&mut self, batch: crate::pubsub::Batch) {
+        let now_ms = unix_ms();
+        let mut last = usize::MAX;
+        for (client_id, message) in batch {
+            let Some(&index) = self.by_client_id.get(&client_id) else {
+                continue;
+            };
+            let Some(conn) = self.conns[index].as_mut() else {
+                continue;
+            };
+            let state = &conn.state;
+            if message.write_to(&state.pubsub, state.protocol, &mut conn.write_buffer) {
+                // A burst of messages is written as it comes: the limit is for what the
+                // subscriber does not read, not for what arrived between two wake-ups.
+                if conn.write_buffer.len() - conn.write_pos > WRITE_BUFFER_KEEP_BYTES {
+                    self.flush(index);
+                }
+                if index != last {
+                    self.to_flush.push(index);
+                    last = index;
+                }
+                self.check_output_limit(index, now_ms);
+            }
+        }
+    }
+
+    /// Delivers what commands of this thread published for this worker's own subscribers.
+    fn deliver_local_pubsub(&mut self) {
+        let batch = crate::pubsub::take_local();
+        if !batch.is_empty() {
+            self.deliver_pubsub(batch);
         }
     }
 
@@ -313,6 +357,7 @@ impl Worker {
         if conn.state.blocked_until.is_some() {
             self.server.blocking.forget(id);
         }
+        crate::pubsub::forget(&self.server, &mut conn.state);
         self.by_client_id.remove(&id);
         self.server.clients.lock().remove(&id);
         if conn.state.monitor {
@@ -425,14 +470,22 @@ impl Worker {
                         *read_pos += consumed;
                         continue;
                     }
-                    match execute(
+                    let outcome = execute(
                         server,
                         &mut self.local,
                         state,
                         write_buffer,
                         request,
                         now_ms,
-                    ) {
+                    );
+                    // A RESP3 client publishing to itself gets the message after the reply.
+                    crate::pubsub::take_own(
+                        state.id(),
+                        &state.pubsub,
+                        state.protocol,
+                        write_buffer,
+                    );
+                    match outcome {
                         Outcome::Consumed => {
                             *read_pos += consumed;
                             commands += 1;
@@ -495,6 +548,7 @@ impl Worker {
         }
         self.local.publish(&self.server);
         self.check_output_limit(index, now_ms);
+        self.deliver_local_pubsub();
     }
 
     /// Closes a client whose pending output passed its limits.
@@ -507,7 +561,11 @@ impl Worker {
             conn.soft_limit_since_ms = 0;
             return;
         }
-        let limits = self.server.config.output_limits().normal;
+        let limits = if conn.state.pubsub.active() {
+            self.server.config.output_limits().pubsub
+        } else {
+            self.server.config.output_limits().normal
+        };
         let over_hard = limits.hard_bytes > 0 && pending > limits.hard_bytes;
         let over_soft = limits.soft_bytes > 0 && pending > limits.soft_bytes;
         if !over_soft {
@@ -610,7 +668,8 @@ impl Worker {
                     .last_interaction_ms
                     .load(Ordering::Relaxed);
                 let idle_s = now_ms.saturating_sub(last) / 1000;
-                (idle_s > timeout_s && !conn.state.monitor).then_some(index)
+                let exempt = conn.state.monitor || conn.state.pubsub.active();
+                (idle_s > timeout_s && !exempt).then_some(index)
             })
             .collect();
         for index in idle {
@@ -766,6 +825,17 @@ fn run_command(
     if !command.spec.arity_ok(request.len()) {
         let text = format!(
             "ERR wrong number of arguments for '{}' command",
+            command.spec.name
+        );
+        reject(server, local, Some(command), state, out, text.as_bytes());
+        return Outcome::Consumed;
+    }
+    if state.pubsub.active()
+        && state.protocol == tern_resp::Protocol::Resp2
+        && !crate::pubsub::allowed_when_subscribed(command.spec.name)
+    {
+        let text = format!(
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
             command.spec.name
         );
         reject(server, local, Some(command), state, out, text.as_bytes());

@@ -78,6 +78,9 @@ pub fn describe(server: &Server, client: &ClientShared, now_ms: u64) -> String {
     if client.monitor.load(Ordering::Relaxed) {
         flags.push('O');
     }
+    if client.subscriptions.active() {
+        flags.push('P');
+    }
     if client.blocked.load(Ordering::Relaxed) {
         flags.push('b');
     }
@@ -98,7 +101,7 @@ pub fn describe(server: &Server, client: &ClientShared, now_ms: u64) -> String {
     let lossy =
         |bytes: &parking_lot::Mutex<Vec<u8>>| String::from_utf8_lossy(&bytes.lock()).into_owned();
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} capa= db={} sub=0 psub=0 ssub=0 multi=-1 watch=0 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events={} cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={} tot-net-in={} tot-net-out={} tot-cmds={}\n",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} capa= db={} sub={} psub={} ssub={} multi=-1 watch=0 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events={} cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={} tot-net-in={} tot-net-out={} tot-cmds={}\n",
         client.id,
         client.addr,
         client.local_addr,
@@ -108,6 +111,9 @@ pub fn describe(server: &Server, client: &ClientShared, now_ms: u64) -> String {
         now_ms.saturating_sub(client.last_interaction_ms.load(Ordering::Relaxed)) / 1000,
         flags,
         client.db.load(Ordering::Relaxed),
+        client.subscriptions.channels.load(Ordering::Relaxed),
+        client.subscriptions.patterns.load(Ordering::Relaxed),
+        client.subscriptions.shard_channels.load(Ordering::Relaxed),
         query_bytes,
         16 * 1024,
         output_bytes,
@@ -130,11 +136,14 @@ fn client_type_known(name: &[u8]) -> bool {
         .any(|known| name.eq_ignore_ascii_case(known.as_bytes()))
 }
 
-/// Whether a connection is of the given type (pub/sub and replication clients do not exist yet,
-/// so every connection is `normal`).
+/// Whether a connection is of the given type: `pubsub` while it has a subscription, `normal`
+/// otherwise (replication clients do not exist yet).
 fn is_type(client: &ClientShared, name: &[u8]) -> bool {
-    let _ = client;
-    name.eq_ignore_ascii_case(b"normal")
+    if client.subscriptions.active() {
+        name.eq_ignore_ascii_case(b"pubsub")
+    } else {
+        name.eq_ignore_ascii_case(b"normal")
+    }
 }
 
 fn all_clients(server: &Server) -> Vec<Arc<ClientShared>> {

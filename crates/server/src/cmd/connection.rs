@@ -15,6 +15,12 @@ pub fn ping(ctx: &mut Ctx<'_>, request: &Request<'_>) {
             .reply
             .error(b"ERR wrong number of arguments for 'ping' command");
     }
+    // A RESP2 connection in subscribed mode reads only arrays: PING answers with one.
+    if ctx.client.pubsub.active() && !ctx.reply.resp3() {
+        ctx.reply.array(2);
+        ctx.reply.bulk(b"pong");
+        return ctx.reply.bulk(request.get(1).unwrap_or_default());
+    }
     match request.get(1) {
         Some(message) => ctx.reply.bulk(message),
         None => ctx.reply.simple(b"PONG"),
@@ -63,6 +69,7 @@ pub fn reset(ctx: &mut Ctx<'_>, _request: &Request<'_>) {
             .monitor_count
             .store(monitors.len(), Ordering::Relaxed);
     }
+    crate::pubsub::forget(ctx.server, client);
     client.authenticated = ctx.server.requirepass().is_none();
     ctx.reply.protocol = Protocol::Resp2;
     ctx.reply.simple(b"RESET");

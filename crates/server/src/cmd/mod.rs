@@ -10,6 +10,7 @@ mod connection;
 mod hash;
 mod keys;
 mod list;
+mod pubsub;
 mod server;
 mod set;
 mod sort;
@@ -258,6 +259,21 @@ handlers! {
     "config|resetstat" => server::config_resetstat,
     "config|rewrite" => server::config_rewrite,
     "config|help" => server::config_help,
+    // pub/sub
+    "subscribe" => pubsub::subscribe,
+    "unsubscribe" => pubsub::unsubscribe,
+    "psubscribe" => pubsub::psubscribe,
+    "punsubscribe" => pubsub::punsubscribe,
+    "ssubscribe" => pubsub::ssubscribe,
+    "sunsubscribe" => pubsub::sunsubscribe,
+    "publish" => pubsub::publish,
+    "spublish" => pubsub::spublish,
+    "pubsub|channels" => pubsub::channels,
+    "pubsub|numsub" => pubsub::numsub,
+    "pubsub|numpat" => pubsub::numpat,
+    "pubsub|shardchannels" => pubsub::shardchannels,
+    "pubsub|shardnumsub" => pubsub::shardnumsub,
+    "pubsub|help" => pubsub::help,
 }
 
 // Error texts shared by several commands.

@@ -120,7 +120,7 @@ fn write_section(server: &Server, section: &str, now_ms: u64, out: &mut String) 
             let (blocked, timed, blocking_keys) = server.blocking.counts();
             line("blocked_clients", &blocked);
             line("tracking_clients", &0);
-            line("pubsub_clients", &0);
+            line("pubsub_clients", &server.pubsub.client_count());
             line("watching_clients", &0);
             line("clients_in_timeout_table", &timed);
             line("total_watched_keys", &0);
@@ -179,8 +179,9 @@ fn write_section(server: &Server, section: &str, now_ms: u64, out: &mut String) 
             line("evicted_keys", &0);
             line("keyspace_hits", &stats.hits);
             line("keyspace_misses", &stats.misses);
-            line("pubsub_channels", &0);
-            line("pubsub_patterns", &0);
+            line("pubsub_channels", &server.pubsub.channel_count());
+            line("pubsub_patterns", &server.pubsub.pattern_count());
+            line("pubsubshard_channels", &server.pubsub.shard_channel_count());
             line("total_error_replies", &stats.errors);
             line(
                 "client_query_buffer_limit_disconnections",
