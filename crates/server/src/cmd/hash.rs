@@ -53,6 +53,22 @@ fn settle(db: &Db, key: &[u8], value: &Value) {
     }
 }
 
+/// Ends a write of one kind of event (see [`finish`]), after `hexpired` when it replaced a
+/// field that had expired, as Valkey reports it.
+fn finish_write(
+    ctx: &Ctx<'_>,
+    table: &mut SlotGuard<'_>,
+    key: &[u8],
+    replaced_expired: bool,
+    event: &'static str,
+) {
+    if replaced_expired {
+        finish(ctx, table, key, &["hexpired", event]);
+    } else {
+        finish(ctx, table, key, &[event]);
+    }
+}
+
 /// Ends a hash write: reports its `events` (in order), then deletes the hash if the write left
 /// it empty, reported as `del`.
 fn finish(ctx: &Ctx<'_>, table: &mut SlotGuard<'_>, key: &[u8], events: &[&'static str]) {
@@ -132,17 +148,19 @@ pub fn hset(ctx: &mut Ctx<'_>, request: &Request<'_>) {
     let key = request.arg(1);
     let args = request.tail(2);
     let mut table = ctx.db().lock_key(key);
+    let mut replaced_expired = false;
     let created = upsert(ctx, &mut table, key, |hash, now_ms| {
         hash.prepare_for(args.len() / 2, args.iter());
         let mut created = 0;
         for pair in (0..args.len()).step_by(2) {
             let (field, value) = (args.arg(pair), args.arg(pair + 1));
+            replaced_expired |= hash.holds_expired(field, now_ms);
             created += i64::from(hash.set(field, value, FieldTtl::Clear, now_ms));
         }
         created
     });
     if let Ok(created) = created {
-        finish(ctx, &mut table, key, &["hset"]);
+        finish_write(ctx, &mut table, key, replaced_expired, "hset");
         if ctx.name() == "hmset" {
             ctx.reply.ok();
         } else {
@@ -155,16 +173,22 @@ pub fn hset(ctx: &mut Ctx<'_>, request: &Request<'_>) {
 pub fn hsetnx(ctx: &mut Ctx<'_>, request: &Request<'_>) {
     let (key, field, value) = (request.arg(1), request.arg(2), request.arg(3));
     let mut table = ctx.db().lock_key(key);
+    let mut replaced_expired = false;
     let set = upsert(ctx, &mut table, key, |hash, now_ms| {
         if hash.contains(field, now_ms) {
             return false;
         }
+        replaced_expired = hash.holds_expired(field, now_ms);
         hash.prepare_for(1, [field, value]);
         hash.set(field, value, FieldTtl::Clear, now_ms);
         true
     });
     if let Ok(set) = set {
-        finish(ctx, &mut table, key, if set { &["hset"] } else { &[] });
+        if set {
+            finish_write(ctx, &mut table, key, replaced_expired, "hset");
+        } else {
+            finish(ctx, &mut table, key, &[]);
+        }
         ctx.reply.int(i64::from(set));
     }
 }
@@ -319,7 +343,9 @@ pub fn hincrby(ctx: &mut Ctx<'_>, request: &Request<'_>) {
     };
     let (key, field) = (request.arg(1), request.arg(2));
     let mut table = ctx.db().lock_key(key);
+    let mut replaced_expired = false;
     let result = upsert(ctx, &mut table, key, |hash, now_ms| {
+        replaced_expired = hash.holds_expired(field, now_ms);
         let current = match hash.get(field, now_ms) {
             None => 0,
             Some(value) => value
@@ -339,7 +365,7 @@ pub fn hincrby(ctx: &mut Ctx<'_>, request: &Request<'_>) {
     });
     match result {
         Ok(Ok(sum)) => {
-            finish(ctx, &mut table, key, &["hincrby"]);
+            finish_write(ctx, &mut table, key, replaced_expired, "hincrby");
             ctx.reply.int(sum);
         }
         Ok(Err(text)) => {
@@ -363,7 +389,9 @@ pub fn hincrbyfloat(ctx: &mut Ctx<'_>, request: &Request<'_>) {
     }
     let (key, field) = (request.arg(1), request.arg(2));
     let mut table = ctx.db().lock_key(key);
+    let mut replaced_expired = false;
     let result = upsert(ctx, &mut table, key, |hash, now_ms| {
+        replaced_expired = hash.holds_expired(field, now_ms);
         let current = hash.get(field, now_ms).map(|value| value.to_vec());
         if current.as_deref().is_some_and(|text| !is_long_double(text)) {
             return Err(&b"ERR hash value is not a float"[..]);
@@ -375,7 +403,7 @@ pub fn hincrbyfloat(ctx: &mut Ctx<'_>, request: &Request<'_>) {
     });
     match result {
         Ok(Ok(sum)) => {
-            finish(ctx, &mut table, key, &["hincrbyfloat"]);
+            finish_write(ctx, &mut table, key, replaced_expired, "hincrbyfloat");
             ctx.reply.bulk(&sum);
         }
         Ok(Err(text)) => {
@@ -949,9 +977,11 @@ pub fn hsetex(ctx: &mut Ctx<'_>, request: &Request<'_>) {
             return ctx.reply.int(0);
         }
     }
+    let mut replaced_expired = false;
     let written = upsert(ctx, &mut table, key, |hash, now_ms| {
         for pair in (0..pairs.len()).step_by(2) {
             let (field, value) = (pairs.arg(pair), pairs.arg(pair + 1));
+            replaced_expired |= hash.holds_expired(field, now_ms);
             match ttl {
                 FieldTtl::At(at) if at <= now_ms => {
                     hash.remove_even_expired(field);
@@ -963,12 +993,17 @@ pub fn hsetex(ctx: &mut Ctx<'_>, request: &Request<'_>) {
         }
     });
     if written.is_ok() {
-        let events: &[&'static str] = match ttl {
-            FieldTtl::At(at) if at <= now_ms => &["hset", "hexpire", "hexpired"],
-            FieldTtl::At(_) => &["hset", "hexpire"],
-            _ => &["hset"],
-        };
-        finish(ctx, &mut table, key, events);
+        let mut events = Vec::with_capacity(4);
+        if replaced_expired {
+            events.push("hexpired");
+        }
+        events.push("hset");
+        match ttl {
+            FieldTtl::At(at) if at <= now_ms => events.extend(["hexpire", "hexpired"]),
+            FieldTtl::At(_) => events.push("hexpire"),
+            _ => {}
+        }
+        finish(ctx, &mut table, key, &events);
         ctx.reply.int(1);
     }
 }
