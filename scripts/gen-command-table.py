@@ -48,6 +48,8 @@ IMPLEMENTED = {
     "auth": None,
     "client": ["id", "setname", "getname", "setinfo", "list", "info", "kill", "reply",
                "no-evict", "no-touch", "pause", "unpause", "help", "unblock"],
+    # transactions
+    "multi": None, "exec": None, "discard": None, "watch": None, "unwatch": None,
     # strings
     "set": None, "get": None, "getex": None, "getdel": None, "getset": None, "mget": None,
     "mset": None, "msetnx": None, "setnx": None, "setex": None, "psetex": None, "append": None,

@@ -174,8 +174,13 @@ pub fn run(
         return;
     }
     if ctx.client.no_block {
+        // As its non-blocking form answers: a move finds no element, a pop no list.
         if !attempt(ctx, request) {
-            ctx.reply.null_array();
+            if matches!(ctx.command.spec.name, "blmove" | "brpoplpush") {
+                ctx.reply.null();
+            } else {
+                ctx.reply.null_array();
+            }
         }
         return;
     }
@@ -226,23 +231,8 @@ pub fn run(
     });
 }
 
-/// After a write command ran: marks its keys ready if anyone waits, then serves them.
-pub fn after_write(
-    server: &Server,
-    local: &mut WorkerLocal,
-    command: &Command,
-    db: usize,
-    request: &Request<'_>,
-    now_ms: u64,
-) {
-    if !server.blocking.any_waiting() {
-        return;
-    }
-    mark_ready(local, command, db, request);
-    serve_ready(server, local, now_ms);
-}
-
-fn mark_ready(local: &mut WorkerLocal, command: &Command, db: usize, request: &Request<'_>) {
+/// After a write command ran while clients wait: queues its keys to be served.
+pub fn mark_ready(local: &mut WorkerLocal, command: &Command, db: usize, request: &Request<'_>) {
     let args: Vec<&[u8]> = request.iter().collect();
     let Some(positions) = command.spec.key_positions(&args) else {
         return;
@@ -253,7 +243,7 @@ fn mark_ready(local: &mut WorkerLocal, command: &Command, db: usize, request: &R
 }
 
 /// Serves the waiters of every ready key, in order, until no key is ready.
-fn serve_ready(server: &Server, local: &mut WorkerLocal, now_ms: u64) {
+pub fn serve_ready(server: &Server, local: &mut WorkerLocal, now_ms: u64) {
     while !local.ready_keys.is_empty() {
         let ready = std::mem::take(&mut local.ready_keys);
         for db_key in ready {

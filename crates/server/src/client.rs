@@ -8,6 +8,8 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use tern_resp::Protocol;
 
+use crate::watch::DbKey;
+
 /// CLIENT REPLY modes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReplyMode {
@@ -109,6 +111,46 @@ pub struct ClientState {
     pub no_block: bool,
     /// What the connection listens to (pub/sub).
     pub pubsub: crate::pubsub::Subscriptions,
+    /// Between MULTI and EXEC/DISCARD: the queued commands.
+    pub multi: Option<Multi>,
+    /// The keys this client watches, and the flag a change to any of them raises.
+    pub watched: Vec<DbKey>,
+    pub watch_dirty: Arc<AtomicBool>,
+}
+
+/// A transaction being queued.
+#[derive(Default)]
+pub struct Multi {
+    pub queued: Vec<QueuedCommand>,
+    /// A command was refused while queueing: EXEC will discard the transaction.
+    pub failed: bool,
+}
+
+/// A command queued by MULTI: its table index and its arguments, back to back, with ranges.
+pub struct QueuedCommand {
+    pub command: usize,
+    pub data: Vec<u8>,
+    pub ranges: Vec<(u32, u32)>,
+}
+
+impl QueuedCommand {
+    pub fn new(command: usize, request: &tern_resp::Request<'_>) -> QueuedCommand {
+        let mut data = Vec::new();
+        let mut ranges = Vec::with_capacity(request.len());
+        for arg in request.iter() {
+            ranges.push((data.len() as u32, (data.len() + arg.len()) as u32));
+            data.extend_from_slice(arg);
+        }
+        QueuedCommand {
+            command,
+            data,
+            ranges,
+        }
+    }
+
+    pub fn request(&self) -> tern_resp::Request<'_> {
+        tern_resp::Request::new(&self.data, &self.ranges)
+    }
 }
 
 impl ClientState {
@@ -127,11 +169,21 @@ impl ClientState {
             served: false,
             no_block: false,
             pubsub: Default::default(),
+            multi: None,
+            watched: Vec::new(),
+            watch_dirty: Arc::new(AtomicBool::new(false)),
         }
     }
 
     pub fn id(&self) -> u64 {
         self.shared.id
+    }
+
+    /// Forgets every watched key (EXEC, DISCARD, UNWATCH, RESET, closing).
+    pub fn unwatch_all(&mut self, watches: &crate::watch::Watches) {
+        watches.unwatch(&self.watched, &self.watch_dirty);
+        self.watched.clear();
+        self.watch_dirty.store(false, Ordering::Relaxed);
     }
 
     pub fn select(&mut self, db: usize) {

@@ -16,6 +16,11 @@ pub struct Flags {
     pub skip_monitor: bool,
     pub may_replicate: bool,
     pub loading: bool,
+    /// Refused between MULTI and EXEC (MULTI, WATCH...).
+    pub no_multi: bool,
+    /// Runs at once between MULTI and EXEC instead of being queued (EXEC, DISCARD, QUIT, RESET).
+    pub runs_in_multi: bool,
+    pub is_exec: bool,
 }
 
 pub struct Command {
@@ -65,6 +70,9 @@ impl Table {
             skip_monitor: spec.has_flag("skip_monitor"),
             may_replicate: spec.has_flag("may_replicate"),
             loading: spec.has_flag("loading"),
+            no_multi: spec.has_flag("no_multi"),
+            runs_in_multi: matches!(spec.name, "exec" | "discard" | "quit" | "reset"),
+            is_exec: spec.name == "exec",
         };
         self.commands.push(Command {
             spec,

@@ -139,6 +139,7 @@ pub struct Server {
     pub blocking: crate::blocking::Blocking,
     pub watches: crate::watch::Watches,
     pub pubsub: crate::pubsub::Registry,
+    pub lanes: crate::atomic::Lanes,
     pub shutdown: AtomicBool,
     /// Whether the active expiry cycle runs (DEBUG SET-ACTIVE-EXPIRE).
     pub active_expire: AtomicBool,
@@ -204,6 +205,7 @@ impl Server {
             blocking: Default::default(),
             watches: Default::default(),
             pubsub: Default::default(),
+            lanes: crate::atomic::Lanes::new(workers),
             shutdown: AtomicBool::new(false),
             active_expire: AtomicBool::new(true),
             started: Instant::now(),

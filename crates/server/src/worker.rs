@@ -21,7 +21,7 @@ use rand::SeedableRng;
 use tern_resp::parse::{ParseLimits, Parsed, Parser};
 use tern_resp::{ReplyWriter, Request};
 
-use crate::client::{ClientShared, ClientState, ReplyMode};
+use crate::client::{ClientShared, ClientState, QueuedCommand, ReplyMode};
 use crate::cmd::Ctx;
 use crate::config::Directive;
 use crate::dispatch::{Command, Lookup};
@@ -46,6 +46,8 @@ pub struct WorkerLocal {
     calls: Vec<(usize, u64, bool)>,
     /// Keys written while clients wait, to serve once the writing command is done.
     pub ready_keys: Vec<(usize, Box<[u8]>)>,
+    /// Running a command alone (see `atomic`): every worker's lane is held by this one.
+    pub exclusive: bool,
     /// A cycle-counter clock: timing a command costs two counter reads, not two system calls.
     clock: quanta::Clock,
 }
@@ -127,6 +129,7 @@ impl Worker {
                 keyspace_misses: 0,
                 calls: Vec::with_capacity(64),
                 ready_keys: Vec::new(),
+                exclusive: false,
                 clock: quanta::Clock::new(),
             },
             expire: ExpireCycle::new(id),
@@ -358,6 +361,7 @@ impl Worker {
             self.server.blocking.forget(id);
         }
         crate::pubsub::forget(&self.server, &mut conn.state);
+        conn.state.unwatch_all(&self.server.watches);
         self.by_client_id.remove(&id);
         self.server.clients.lock().remove(&id);
         if conn.state.monitor {
@@ -455,6 +459,7 @@ impl Worker {
             ..
         } = conn;
         prefetch_keys(server, state.db, &read_buffer[*read_pos..*read_len]);
+        let lane = server.lanes.enter(self.local.id);
         let mut commands = 0u64;
         while *read_pos < *read_len && !state.close_after_reply {
             let input = &read_buffer[*read_pos..*read_len];
@@ -534,6 +539,7 @@ impl Worker {
                 }
             }
         }
+        drop(lane);
         if *read_pos == *read_len {
             *read_pos = 0;
             *read_len = 0;
@@ -640,7 +646,10 @@ impl Worker {
         let hz = self.server.config.int(Directive::Hz).max(1) as u64;
         self.next_cron = Instant::now() + Duration::from_micros(1_000_000 / hz);
         let now_ms = unix_ms();
-        self.expire.run(&self.server, hz, now_ms);
+        {
+            let _lane = self.server.lanes.enter(self.local.id);
+            self.expire.run(&self.server, hz, now_ms);
+        }
         self.close_idle_clients(now_ms);
         if self.server.paused(now_ms).is_none() {
             self.resume_held();
@@ -780,7 +789,6 @@ fn run_command(
     request: Request<'_>,
     now_ms: u64,
 ) -> Outcome {
-    let reply_start = out.len();
     let name = request.arg(0);
     let lookup = server.table.resolve(name, request.get(1));
     // Before authentication every command but the few marked no_auth gets NOAUTH, even an
@@ -841,15 +849,60 @@ fn run_command(
         reject(server, local, Some(command), state, out, text.as_bytes());
         return Outcome::Consumed;
     }
+    if state.multi.is_some() {
+        if command.flags.no_multi {
+            let text = format!(
+                "ERR Command '{}' not allowed inside a transaction",
+                command.spec.name
+            );
+            reject(server, local, Some(command), state, out, text.as_bytes());
+            return Outcome::Consumed;
+        }
+        if !command.flags.runs_in_multi {
+            if let Some(multi) = state.multi.as_mut() {
+                multi
+                    .queued
+                    .push(QueuedCommand::new(command.index, &request));
+            }
+            out.extend_from_slice(b"+QUEUED\r\n");
+            return Outcome::Consumed;
+        }
+    }
     if let Some(writes_only) = server.paused(now_ms) {
         if !writes_only || command.flags.write || command.flags.may_replicate {
             return Outcome::Held;
         }
     }
-    let Some(handler) = command.handler else {
+    if command.handler.is_none() {
         // A container without a subcommand: its arity already refused it.
         return Outcome::Consumed;
+    }
+    invoke(server, local, state, out, command, &request, now_ms);
+    if state.blocked_until.is_some() {
+        return Outcome::Blocked;
+    }
+    if command.flags.write && server.blocking.any_waiting() {
+        crate::blocking::mark_ready(local, command, state.db, &request);
+        crate::blocking::serve_ready(server, local, now_ms);
+    }
+    Outcome::Consumed
+}
+
+/// Runs a command that passed its checks: the handler, then statistics, MONITOR and watchers.
+/// Clients waiting for the keys it wrote are marked ready for the caller to serve.
+pub fn invoke(
+    server: &Server,
+    local: &mut WorkerLocal,
+    state: &mut ClientState,
+    out: &mut Vec<u8>,
+    command: &Command,
+    request: &Request<'_>,
+    now_ms: u64,
+) {
+    let Some(handler) = command.handler else {
+        return;
     };
+    let reply_start = out.len();
     state
         .shared
         .last_command
@@ -865,7 +918,7 @@ fn run_command(
             now_ms,
             command,
         },
-        &request,
+        request,
     );
     let elapsed_us = local.clock.delta_as_nanos(started, local.clock.raw()) / 1000;
     // Monitors see a command once it has run, with the database it left selected.
@@ -873,7 +926,7 @@ fn run_command(
         && !command.flags.skip_monitor
         && !command.flags.admin
     {
-        feed_monitors(server, state, &request);
+        feed_monitors(server, state, request);
     }
     let failed = out.get(reply_start) == Some(&b'-');
     if failed {
@@ -882,13 +935,20 @@ fn run_command(
             .count_error(&out[reply_start..]);
     }
     local.calls.push((command.index, elapsed_us, failed));
-    if state.blocked_until.is_some() {
-        return Outcome::Blocked;
+    if command.flags.write && server.watches.any() {
+        touch_keys(server, command, state.db, request);
     }
-    if command.flags.write {
-        crate::blocking::after_write(server, local, command, state.db, &request, now_ms);
+}
+
+/// Marks the watchers of a write command's keys.
+#[cold]
+fn touch_keys(server: &Server, command: &Command, db: usize, request: &Request<'_>) {
+    let args: Vec<&[u8]> = request.iter().collect();
+    if let Some(positions) = command.spec.key_positions(&args) {
+        for (position, _) in positions {
+            server.watches.touch(db, args[position]);
+        }
     }
-    Outcome::Consumed
 }
 
 /// Command latencies from 1 µs to 1000 s with 2 significant digits, as INFO reports them.
@@ -901,12 +961,27 @@ fn reject(
     server: &Server,
     local: &WorkerLocal,
     command: Option<&Command>,
-    state: &ClientState,
+    state: &mut ClientState,
     out: &mut Vec<u8>,
     text: &[u8],
 ) {
     let start = out.len();
-    ReplyWriter::new(out, state.protocol).error(text);
+    let is_exec = command.is_some_and(|command| command.flags.is_exec);
+    if is_exec {
+        // A refused EXEC ends any transaction, saying why.
+        state.multi = None;
+        state.unwatch_all(&server.watches);
+        let reason = text.strip_prefix(b"ERR ").unwrap_or(text);
+        let mut error = b"EXECABORT Transaction discarded because of: ".to_vec();
+        error.extend_from_slice(reason);
+        ReplyWriter::new(out, state.protocol).error(&error);
+    } else {
+        // Any other refused command dooms the transaction it was meant for.
+        if let Some(multi) = state.multi.as_mut() {
+            multi.failed = true;
+        }
+        ReplyWriter::new(out, state.protocol).error(text);
+    }
     let mut stats = server.worker_stats[local.id].lock();
     if let Some(command) = command {
         stats.commands[command.index].rejected_calls += 1;
@@ -953,10 +1028,8 @@ fn feed_monitors(server: &Server, state: &ClientState, request: &Request<'_>) {
     line.extend_from_slice(b"\r\n");
     let line: Arc<[u8]> = line.into();
     let monitors = server.monitors.lock().clone();
+    // A monitor sees its own commands too.
     for (worker, client_id) in monitors {
-        if client_id == state.id() {
-            continue;
-        }
         if let Some(handle) = server.workers().get(worker) {
             handle.send(WorkerMessage::Monitor(client_id, line.clone()));
         }

@@ -70,6 +70,8 @@ pub fn reset(ctx: &mut Ctx<'_>, _request: &Request<'_>) {
             .store(monitors.len(), Ordering::Relaxed);
     }
     crate::pubsub::forget(ctx.server, client);
+    client.multi = None;
+    client.unwatch_all(&ctx.server.watches);
     client.authenticated = ctx.server.requirepass().is_none();
     ctx.reply.protocol = Protocol::Resp2;
     ctx.reply.simple(b"RESET");

@@ -10,6 +10,7 @@ mod connection;
 mod hash;
 mod keys;
 mod list;
+mod multi;
 mod pubsub;
 mod server;
 mod set;
@@ -78,6 +79,12 @@ handlers! {
     "client|unpause" => client::unpause,
     "client|help" => client::help,
     "client|unblock" => client::unblock,
+    // transactions
+    "multi" => multi::multi,
+    "exec" => multi::exec,
+    "discard" => multi::discard,
+    "watch" => multi::watch,
+    "unwatch" => multi::unwatch,
     // strings
     "set" => string::set,
     "get" => string::get,
