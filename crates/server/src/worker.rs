@@ -935,20 +935,6 @@ pub fn invoke(
             .count_error(&out[reply_start..]);
     }
     local.calls.push((command.index, elapsed_us, failed));
-    if command.flags.write && server.watches.any() {
-        touch_keys(server, command, state.db, request);
-    }
-}
-
-/// Marks the watchers of a write command's keys.
-#[cold]
-fn touch_keys(server: &Server, command: &Command, db: usize, request: &Request<'_>) {
-    let args: Vec<&[u8]> = request.iter().collect();
-    if let Some(positions) = command.spec.key_positions(&args) {
-        for (position, _) in positions {
-            server.watches.touch(db, args[position]);
-        }
-    }
 }
 
 /// Command latencies from 1 µs to 1000 s with 2 significant digits, as INFO reports them.

@@ -364,8 +364,14 @@ pub fn ltrim(ctx: &mut Ctx<'_>, request: &Request<'_>) {
         return ctx.reply.error(WRONGTYPE);
     };
     let keep = resolve_range(start, stop, list.len());
+    let before = list.len();
     list.trim(keep);
-    after_removal(ctx, &mut table, key, now_ms, "ltrim");
+    if list.len() == before {
+        // Reported, but not a change watchers see, as Valkey does.
+        crate::notify::notify(ctx.server, ctx.client.db, class::LIST, "ltrim", key);
+    } else {
+        after_removal(ctx, &mut table, key, now_ms, "ltrim");
+    }
     ctx.reply.ok();
 }
 
