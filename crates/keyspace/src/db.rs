@@ -91,7 +91,7 @@ impl Keyspace {
             .collect();
         for (low_guard, high_guard) in low_guards.iter_mut().zip(high_guards.iter_mut()) {
             std::mem::swap(&mut **low_guard, &mut **high_guard);
-            low_guard.swap_db(&mut **high_guard);
+            low_guard.swap_db(high_guard);
         }
         let (low, high) = (self.db(low), self.db(high));
         if low.has_field_expiry() || high.has_field_expiry() {

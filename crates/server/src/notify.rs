@@ -217,3 +217,25 @@ impl Drop for Ctx<'_> {
         flush(self.server);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_show_in_valkey_order() {
+        let show = |text: &str| show_flags(parse_flags(text).unwrap());
+        assert_eq!(show("KEA"), "AKE");
+        assert_eq!(show("Kx"), "xK");
+        assert_eq!(show("mn"), "nm");
+        assert_eq!(show("KEg$lshzxetdnm"), "AKEm");
+        assert_eq!(show(""), "");
+        // `A` hides `n` in the text but keeps it among the classes.
+        assert_ne!(parse_flags("nA").unwrap() & class::NEW_KEY, 0);
+        assert_eq!(parse_flags("A").unwrap() & class::NEW_KEY, 0);
+        assert_eq!(
+            parse_flags("kea").unwrap_err(),
+            "Invalid event class character. Use 'Ag$lshzxeKEtmdn'."
+        );
+    }
+}
