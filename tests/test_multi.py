@@ -12,6 +12,7 @@ transaction half done.
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -122,6 +123,20 @@ def watch_in_other_database(s):
     s.call(a, "EXEC")
 
 
+def watched_key_expires(s):
+    """A watched key that expires (found expired by another client, or by the active
+    cycle) does not make EXEC fail in Valkey 9."""
+    a, b = s.client(), s.client()
+    s.call(a, "SET", "e1", "1", "PX", "50")
+    s.call(a, "SET", "e2", "1", "PX", "50")
+    s.call(a, "WATCH", "e1", "e2")
+    time.sleep(0.3)
+    s.call(b, "GET", "e1")
+    s.call(a, "MULTI")
+    s.call(a, "INCR", "e1")
+    s.call(a, "EXEC")
+
+
 def transaction_wakes_waiter(s):
     waiter, writer = s.client(), s.client()
     s.block(waiter, "BLPOP", "q", "0")
@@ -134,7 +149,7 @@ def transaction_wakes_waiter(s):
 
 
 SCENARIOS = [other_writes_watched_key, other_writes_another_key, other_deletes_watched_key,
-             watch_in_other_database, transaction_wakes_waiter]
+             watch_in_other_database, watched_key_expires, transaction_wakes_waiter]
 
 
 def run_scenario(server, proto, scenario):

@@ -11,6 +11,7 @@ use rand::Rng;
 
 use crate::bytes::CompactBytes;
 use crate::crc16::{key_slot, SLOT_COUNT};
+use crate::events::{self, KeyEvent};
 use crate::hash::HashValue;
 use crate::table::{Slot, SlotGuard};
 use crate::value::Value;
@@ -27,6 +28,8 @@ pub struct Keyspace {
 /// One numbered database.
 #[derive(Default)]
 pub struct Db {
+    /// The database's number, which its slot tables give the events they record.
+    index: usize,
     slots: OnceLock<Box<[Slot]>>,
     /// Per slot, no later than the soonest expiry of a hash field stored there (`u64::MAX`:
     /// none). Lowered under the slot's lock by every write that gives a field a time to live or
@@ -38,7 +41,7 @@ pub struct Db {
 impl Keyspace {
     pub fn new(databases: usize) -> Keyspace {
         Keyspace {
-            dbs: (0..databases).map(|_| Db::default()).collect(),
+            dbs: (0..databases).map(Db::new).collect(),
         }
     }
 
@@ -88,6 +91,7 @@ impl Keyspace {
             .collect();
         for (low_guard, high_guard) in low_guards.iter_mut().zip(high_guards.iter_mut()) {
             std::mem::swap(&mut **low_guard, &mut **high_guard);
+            low_guard.swap_db(high_guard);
         }
         let (low, high) = (self.db(low), self.db(high));
         if low.has_field_expiry() || high.has_field_expiry() {
@@ -118,9 +122,17 @@ impl Keyspace {
 pub type ScanCursor = u64;
 
 impl Db {
+    /// Database number `index`, empty.
+    pub fn new(index: usize) -> Db {
+        Db {
+            index,
+            ..Db::default()
+        }
+    }
+
     fn slots(&self) -> &[Slot] {
         self.slots
-            .get_or_init(|| (0..SLOT_COUNT).map(|_| Slot::default()).collect())
+            .get_or_init(|| (0..SLOT_COUNT).map(|_| Slot::new(self.index)).collect())
     }
 
     pub fn is_used(&self) -> bool {
@@ -296,9 +308,14 @@ impl Db {
             let Some(hash) = table.get(key, now_ms).and_then(|e| e.value.as_hash_mut()) else {
                 continue;
             };
-            budget -= hash.remove_expired(now_ms, budget);
+            let removed = hash.remove_expired(now_ms, budget);
+            budget -= removed;
+            if removed > 0 {
+                events::record(self.index as u32, KeyEvent::FieldsExpired, key);
+            }
             if hash.is_empty() {
                 table.remove(key);
+                events::record(self.index as u32, KeyEvent::EmptiedByFieldExpiry, key);
             } else if let Some(at) = hash.soonest_expiry() {
                 next = next.min(at);
             }

@@ -335,6 +335,18 @@ impl HashValue {
         self.get(field, now_ms).is_some()
     }
 
+    /// Whether `field` is stored but expired (not yet reclaimed): a write to it replaces a
+    /// field that had run out, which Valkey reports.
+    pub fn holds_expired(&self, field: &[u8], now_ms: u64) -> bool {
+        match self {
+            HashValue::Listpack(_) => false,
+            HashValue::Hashtable(table) => table
+                .fields
+                .get(field)
+                .is_some_and(|found| found.is_expired(now_ms)),
+        }
+    }
+
     /// A live field's expiry: None without the field, Some(None) when it does not expire.
     pub fn expire_at(&self, field: &[u8], now_ms: u64) -> Option<Option<u64>> {
         match self {

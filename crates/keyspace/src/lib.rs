@@ -22,6 +22,7 @@ mod bytes;
 mod crc16;
 mod db;
 mod entry;
+pub mod events;
 mod glob;
 mod hash;
 pub mod limits;

@@ -22,6 +22,7 @@ use parking_lot::{Mutex, MutexGuard};
 use crate::bucket::{self, Tagged};
 use crate::bytes::CompactBytes;
 use crate::entry::Entry;
+use crate::events::{self, KeyEvent};
 
 /// Keys removed because their time to live ran out, since start (INFO `expired_keys`).
 pub static EXPIRED_KEYS: AtomicU64 = AtomicU64::new(0);
@@ -85,6 +86,8 @@ pub struct SlotTable {
     groups: Box<[Group]>,
     len: u32,
     volatile: u32,
+    /// The database the table belongs to, for the events it records (see `events`).
+    db: u32,
 }
 
 // The buckets are owned through the atomic pointers; only the lock holder touches them.
@@ -264,6 +267,7 @@ impl SlotTable {
     pub fn get(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
         let position = self.find(key_hash(key), key)?;
         if self.entry_at(position).is_expired(now_ms) {
+            events::record(self.db, KeyEvent::Expired, key);
             drop(self.take_entry(position));
             EXPIRED_KEYS.fetch_add(1, Ordering::Relaxed);
             return None;
@@ -305,6 +309,7 @@ impl SlotTable {
                     _ => 0,
                 };
                 self.place(hash, bucket::new(key, entry));
+                events::record(self.db, KeyEvent::Created, key);
                 None
             }
         }
@@ -325,6 +330,9 @@ impl SlotTable {
     pub fn insert_entry(&mut self, key: CompactBytes, entry: Entry) -> Option<Entry> {
         let old = self.remove(&key);
         self.place(key_hash(&key), bucket::new(&key, entry));
+        if old.is_none() {
+            events::record(self.db, KeyEvent::Created, &key);
+        }
         old
     }
 
@@ -360,6 +368,12 @@ impl SlotTable {
         self.iter().nth(index)
     }
 
+    /// Exchanges the database numbers of two tables whose contents were exchanged (SWAPDB),
+    /// so that each stays with its database.
+    pub fn swap_db(&mut self, other: &mut SlotTable) {
+        std::mem::swap(&mut self.db, &mut other.db);
+    }
+
     pub fn clear(&mut self) {
         self.free_all();
         self.groups = Box::default();
@@ -378,6 +392,9 @@ impl SlotTable {
             .filter(|&position| self.entry_at(position).is_expired(now_ms))
             .collect();
         for &position in &expired {
+            if events::recording_any() {
+                events::record(self.db, KeyEvent::Expired, self.key_at(position));
+            }
             drop(self.take_entry(position));
         }
         EXPIRED_KEYS.fetch_add(expired.len() as u64, Ordering::Relaxed);
@@ -398,6 +415,13 @@ pub struct Slot {
 }
 
 impl Slot {
+    /// An empty slot of database `db`.
+    pub fn new(db: usize) -> Slot {
+        let slot = Slot::default();
+        slot.table.lock().db = db as u32;
+        slot
+    }
+
     #[inline]
     pub fn lock(&self) -> SlotGuard<'_> {
         SlotGuard {

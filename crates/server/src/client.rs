@@ -122,6 +122,9 @@ pub struct ClientState {
     /// The keys this client watches, and the flag a change to any of them raises.
     pub watched: Vec<DbKey>,
     pub watch_dirty: Arc<AtomicBool>,
+    /// When watched keys that were alive when watched expire: reaching one fails the
+    /// transaction, as a change would.
+    pub watch_expiries: Vec<u64>,
     /// CLIENT TRACKING's options while tracking is on.
     pub tracking: Option<Box<crate::tracking::Options>>,
     /// CLIENT CACHING YES (true) or NO (false), for the next command.
@@ -185,6 +188,7 @@ impl ClientState {
             multi: None,
             watched: Vec::new(),
             watch_dirty: Arc::new(AtomicBool::new(false)),
+            watch_expiries: Vec::new(),
             tracking: None,
             tracking_caching: None,
             pubsub: Default::default(),
@@ -198,6 +202,7 @@ impl ClientState {
 
     /// Forgets every watched key (EXEC, DISCARD, UNWATCH, RESET, closing).
     pub fn unwatch_all(&mut self, watches: &crate::watch::Watches) {
+        self.watch_expiries.clear();
         if self.watched.is_empty() {
             self.watch_dirty.store(false, Ordering::Relaxed);
             return;

@@ -92,6 +92,13 @@ directives! {
     ZsetMaxListpackValue: "zset-max-listpack-value" | "zset-max-ziplist-value", Kind::Int { min: 0, max: i64::MAX, memory: false }, "64", true;
     BusyReplyThreshold: "busy-reply-threshold" | "lua-time-limit", Kind::Int { min: 0, max: i64::MAX, memory: false }, "5000", true;
     ListMaxListpackSize: "list-max-listpack-size" | "list-max-ziplist-size", Kind::Int { min: i32::MIN as i64, max: I32_MAX, memory: false }, "-2", true;
+    NotifyKeyspaceEvents: "notify-keyspace-events", Kind::Special(check_notify), "", true;
+}
+
+/// `notify-keyspace-events`: shown in Valkey's order. The class bits are kept beside the text
+/// (see [`Config::store`]), since the text alone may hide one (`n` under `A`).
+fn check_notify(text: &str) -> Result<String, String> {
+    crate::notify::parse_flags(text).map(crate::notify::show_flags)
 }
 
 /// Copies an encoding threshold to the keyspace, which reads it on every write that grows a
@@ -366,6 +373,11 @@ impl Config {
             }
             Kind::Text => *self.texts[index].write() = text.to_string(),
             Kind::Special(check) => *self.texts[index].write() = check(text)?,
+        }
+        if index == Directive::NotifyKeyspaceEvents as usize {
+            let flags = crate::notify::parse_flags(text)?;
+            self.numbers[index].store(i64::from(flags), Ordering::Relaxed);
+            crate::notify::apply_flags(flags);
         }
         publish_threshold(index, self.numbers[index].load(Ordering::Relaxed));
         if index == Directive::ClientOutputBufferLimit as usize {

@@ -70,6 +70,7 @@ impl ExpireCycle {
                 continue;
             }
             let (seen, removed) = server.keyspace.db(self.db).expire_slot(self.slot, now_ms);
+            crate::notify::flush(server);
             checked += seen;
             expired += removed;
             self.advance(workers, databases);

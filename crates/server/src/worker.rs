@@ -965,22 +965,8 @@ pub fn invoke(
             .count_error(&out[reply_start..]);
     }
     local.calls.push((command.index, elapsed_us, failed));
-    if command.flags.write && (server.watches.any() || server.tracking.any()) {
-        signal_keys(server, command, state, request);
-    }
     if state.tracking.is_some() {
         crate::tracking::after_command(server, command, state, request);
-    }
-}
-
-/// Tells the watchers and caching clients of a write command's keys that they changed.
-#[cold]
-fn signal_keys(server: &Server, command: &Command, state: &ClientState, request: &Request<'_>) {
-    let args: Vec<&[u8]> = request.iter().collect();
-    if let Some(positions) = command.spec.key_positions(&args) {
-        for (position, _) in positions {
-            crate::notify::modified(server, state.db, args[position], state.id());
-        }
     }
 }
 

@@ -16,6 +16,8 @@ use tern_keyspace::{
 };
 use tern_resp::Request;
 
+use crate::notify::class;
+
 use super::{parse_i64, Ctx, NOT_AN_INTEGER, NOT_A_FLOAT, SYNTAX_ERROR, WRONGTYPE};
 
 const NUMFIELDS: &[u8] =
@@ -44,20 +46,50 @@ fn read_hash<'g>(
 }
 
 /// After a write that left `value` (a hash) under `key`: registers its soonest field expiry
-/// with the database for the active cycle, and says whether the hash is empty, which the
-/// caller then deletes.
-fn settle(db: &Db, key: &[u8], value: &Value) -> bool {
-    let Some(hash) = value.as_hash() else {
-        return false;
-    };
-    if hash.has_volatile_fields() {
+/// with the database for the active cycle.
+fn settle(db: &Db, key: &[u8], value: &Value) {
+    if value.as_hash().is_some_and(HashValue::has_volatile_fields) {
         db.note_field_expiry(key, value);
     }
-    hash.is_empty()
 }
 
-/// Runs `write` on the hash at `key`, created empty when the key is missing (and kept only if
-/// the write leaves something in it), then settles it. Err after a WRONGTYPE reply.
+/// Ends a write of one kind of event (see [`finish`]), after `hexpired` when it replaced a
+/// field that had expired, as Valkey reports it.
+fn finish_write(
+    ctx: &Ctx<'_>,
+    table: &mut SlotGuard<'_>,
+    key: &[u8],
+    replaced_expired: bool,
+    event: &'static str,
+) {
+    if replaced_expired {
+        finish(ctx, table, key, &["hexpired", event]);
+    } else {
+        finish(ctx, table, key, &[event]);
+    }
+}
+
+/// Ends a hash write: reports its `events` (in order), then deletes the hash if the write left
+/// it empty, reported as `del`.
+fn finish(ctx: &Ctx<'_>, table: &mut SlotGuard<'_>, key: &[u8], events: &[&'static str]) {
+    for event in events {
+        ctx.key_event(class::HASH, event, key);
+    }
+    let empty = table
+        .peek(key)
+        .and_then(|entry| entry.value.as_hash())
+        .is_some_and(HashValue::is_empty);
+    if empty {
+        table.remove(key);
+        if !events.is_empty() {
+            ctx.key_event(class::GENERIC, "del", key);
+        }
+    }
+}
+
+/// Runs `write` on the hash at `key`, created empty when the key is missing, then settles it.
+/// The caller then ends the write with [`finish`], which deletes an emptied hash. Err after a
+/// WRONGTYPE reply.
 fn upsert<R>(
     ctx: &mut Ctx<'_>,
     table: &mut SlotGuard<'_>,
@@ -93,18 +125,15 @@ fn apply<R>(
                 return Err(());
             };
             let result = write(hash, now_ms);
-            if settle(db, key, &entry.value) {
-                table.remove(key);
-            }
+            settle(db, key, &entry.value);
             Ok(Some(result))
         }
         None if create => {
             let mut hash = HashValue::new();
             let result = write(&mut hash, now_ms);
             let value = Value::Hash(hash);
-            if !settle(db, key, &value) {
-                table.insert(key, Entry::new(value, now_ms), ExpireUpdate::Clear);
-            }
+            settle(db, key, &value);
+            table.insert(key, Entry::new(value, now_ms), ExpireUpdate::Clear);
             Ok(Some(result))
         }
         None => Ok(None),
@@ -119,16 +148,19 @@ pub fn hset(ctx: &mut Ctx<'_>, request: &Request<'_>) {
     let key = request.arg(1);
     let args = request.tail(2);
     let mut table = ctx.db().lock_key(key);
+    let mut replaced_expired = false;
     let created = upsert(ctx, &mut table, key, |hash, now_ms| {
         hash.prepare_for(args.len() / 2, args.iter());
         let mut created = 0;
         for pair in (0..args.len()).step_by(2) {
             let (field, value) = (args.arg(pair), args.arg(pair + 1));
+            replaced_expired |= hash.holds_expired(field, now_ms);
             created += i64::from(hash.set(field, value, FieldTtl::Clear, now_ms));
         }
         created
     });
     if let Ok(created) = created {
+        finish_write(ctx, &mut table, key, replaced_expired, "hset");
         if ctx.name() == "hmset" {
             ctx.reply.ok();
         } else {
@@ -141,15 +173,22 @@ pub fn hset(ctx: &mut Ctx<'_>, request: &Request<'_>) {
 pub fn hsetnx(ctx: &mut Ctx<'_>, request: &Request<'_>) {
     let (key, field, value) = (request.arg(1), request.arg(2), request.arg(3));
     let mut table = ctx.db().lock_key(key);
+    let mut replaced_expired = false;
     let set = upsert(ctx, &mut table, key, |hash, now_ms| {
         if hash.contains(field, now_ms) {
             return false;
         }
+        replaced_expired = hash.holds_expired(field, now_ms);
         hash.prepare_for(1, [field, value]);
         hash.set(field, value, FieldTtl::Clear, now_ms);
         true
     });
     if let Ok(set) = set {
+        if set {
+            finish_write(ctx, &mut table, key, replaced_expired, "hset");
+        } else {
+            finish(ctx, &mut table, key, &[]);
+        }
         ctx.reply.int(i64::from(set));
     }
 }
@@ -204,7 +243,14 @@ pub fn hdel(ctx: &mut Ctx<'_>, request: &Request<'_>) {
         removed
     });
     if let Ok(removed) = removed {
-        ctx.reply.int(removed.unwrap_or(0));
+        let removed = removed.unwrap_or(0);
+        finish(
+            ctx,
+            &mut table,
+            key,
+            if removed > 0 { &["hdel"] } else { &[] },
+        );
+        ctx.reply.int(removed);
     }
 }
 
@@ -297,7 +343,9 @@ pub fn hincrby(ctx: &mut Ctx<'_>, request: &Request<'_>) {
     };
     let (key, field) = (request.arg(1), request.arg(2));
     let mut table = ctx.db().lock_key(key);
+    let mut replaced_expired = false;
     let result = upsert(ctx, &mut table, key, |hash, now_ms| {
+        replaced_expired = hash.holds_expired(field, now_ms);
         let current = match hash.get(field, now_ms) {
             None => 0,
             Some(value) => value
@@ -316,8 +364,14 @@ pub fn hincrby(ctx: &mut Ctx<'_>, request: &Request<'_>) {
         Ok(sum)
     });
     match result {
-        Ok(Ok(sum)) => ctx.reply.int(sum),
-        Ok(Err(text)) => ctx.reply.error(text),
+        Ok(Ok(sum)) => {
+            finish_write(ctx, &mut table, key, replaced_expired, "hincrby");
+            ctx.reply.int(sum);
+        }
+        Ok(Err(text)) => {
+            finish(ctx, &mut table, key, &[]);
+            ctx.reply.error(text);
+        }
         Err(()) => {}
     }
 }
@@ -335,7 +389,9 @@ pub fn hincrbyfloat(ctx: &mut Ctx<'_>, request: &Request<'_>) {
     }
     let (key, field) = (request.arg(1), request.arg(2));
     let mut table = ctx.db().lock_key(key);
+    let mut replaced_expired = false;
     let result = upsert(ctx, &mut table, key, |hash, now_ms| {
+        replaced_expired = hash.holds_expired(field, now_ms);
         let current = hash.get(field, now_ms).map(|value| value.to_vec());
         if current.as_deref().is_some_and(|text| !is_long_double(text)) {
             return Err(&b"ERR hash value is not a float"[..]);
@@ -346,8 +402,14 @@ pub fn hincrbyfloat(ctx: &mut Ctx<'_>, request: &Request<'_>) {
         Ok(sum)
     });
     match result {
-        Ok(Ok(sum)) => ctx.reply.bulk(&sum),
-        Ok(Err(text)) => ctx.reply.error(text),
+        Ok(Ok(sum)) => {
+            finish_write(ctx, &mut table, key, replaced_expired, "hincrbyfloat");
+            ctx.reply.bulk(&sum);
+        }
+        Ok(Err(text)) => {
+            finish(ctx, &mut table, key, &[]);
+            ctx.reply.error(text);
+        }
         Err(()) => {}
     }
 }
@@ -615,6 +677,15 @@ fn hexpire_generic(ctx: &mut Ctx<'_>, request: &Request<'_>, time: TimeArg) {
             .collect::<Vec<i64>>()
     });
     if let Ok(results) = results {
+        let codes = results.as_deref().unwrap_or_default();
+        let mut events = Vec::new();
+        if codes.contains(&1) {
+            events.push("hexpire");
+        }
+        if codes.contains(&2) {
+            events.push("hexpired");
+        }
+        finish(ctx, &mut table, key, &events);
         reply_codes(ctx, fields.len(), results);
     }
 }
@@ -728,6 +799,13 @@ pub fn hpersist(ctx: &mut Ctx<'_>, request: &Request<'_>) {
             .collect::<Vec<i64>>()
     });
     if let Ok(results) = results {
+        let persisted = results.as_deref().unwrap_or_default().contains(&1);
+        finish(
+            ctx,
+            &mut table,
+            key,
+            if persisted { &["hpersist"] } else { &[] },
+        );
         reply_codes(ctx, fields.len(), results);
     }
 }
@@ -751,6 +829,12 @@ pub fn hgetdel(ctx: &mut Ctx<'_>, request: &Request<'_>) {
             .collect::<Vec<Option<Vec<u8>>>>()
     });
     if let Ok(values) = values {
+        let removed = values
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .any(Option::is_some);
+        finish(ctx, &mut table, key, if removed { &["hdel"] } else { &[] });
         reply_values(ctx, fields.len(), values);
     }
 }
@@ -893,9 +977,11 @@ pub fn hsetex(ctx: &mut Ctx<'_>, request: &Request<'_>) {
             return ctx.reply.int(0);
         }
     }
+    let mut replaced_expired = false;
     let written = upsert(ctx, &mut table, key, |hash, now_ms| {
         for pair in (0..pairs.len()).step_by(2) {
             let (field, value) = (pairs.arg(pair), pairs.arg(pair + 1));
+            replaced_expired |= hash.holds_expired(field, now_ms);
             match ttl {
                 FieldTtl::At(at) if at <= now_ms => {
                     hash.remove_even_expired(field);
@@ -907,6 +993,17 @@ pub fn hsetex(ctx: &mut Ctx<'_>, request: &Request<'_>) {
         }
     });
     if written.is_ok() {
+        let mut events = Vec::with_capacity(4);
+        if replaced_expired {
+            events.push("hexpired");
+        }
+        events.push("hset");
+        match ttl {
+            FieldTtl::At(at) if at <= now_ms => events.extend(["hexpire", "hexpired"]),
+            FieldTtl::At(_) => events.push("hexpire"),
+            _ => {}
+        }
+        finish(ctx, &mut table, key, &events);
         ctx.reply.int(1);
     }
 }
@@ -939,6 +1036,7 @@ pub fn hgetex(ctx: &mut Ctx<'_>, request: &Request<'_>) {
     if !exists {
         return reply_values(ctx, fields.len(), None);
     }
+    let mut persisted = false;
     let values = update(ctx, &mut table, key, |hash, now_ms| {
         fields
             .iter()
@@ -952,7 +1050,7 @@ pub fn hgetex(ctx: &mut Ctx<'_>, request: &Request<'_>) {
                         hash.set_expire(field, at, ExpireCondition::default(), now_ms);
                     }
                     None if options.persist => {
-                        hash.persist(field, now_ms);
+                        persisted |= hash.persist(field, now_ms) as i64 == 1;
                     }
                     None => {}
                 }
@@ -961,6 +1059,23 @@ pub fn hgetex(ctx: &mut Ctx<'_>, request: &Request<'_>) {
             .collect::<Vec<Option<Vec<u8>>>>()
     });
     if let Ok(values) = values {
+        let changed = values
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .any(Option::is_some);
+        let event = match at {
+            Some(at) if at <= ctx.now_ms => "hexpired",
+            Some(_) => "hexpire",
+            None if options.persist && persisted => "hpersist",
+            None => "",
+        };
+        let events: &[&'static str] = if changed && !event.is_empty() {
+            &[event]
+        } else {
+            &[]
+        };
+        finish(ctx, &mut table, key, events);
         reply_values(ctx, fields.len(), values);
     }
 }

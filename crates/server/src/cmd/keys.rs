@@ -4,6 +4,8 @@
 use tern_keyspace::{find_guard, glob_match, key_slot};
 use tern_resp::Request;
 
+use crate::notify::class;
+
 use super::{parse_db, parse_i64, write_help, Ctx, NOT_AN_INTEGER, SAME_OBJECT, SYNTAX_ERROR};
 
 /// DEL key [key ...] and UNLINK key [key ...]
@@ -16,6 +18,7 @@ pub fn del(ctx: &mut Ctx<'_>, request: &Request<'_>) {
         let table = find_guard(&mut guards, key);
         if table.contains(key, now_ms) {
             table.remove(key);
+            ctx.key_event(class::GENERIC, "del", key);
             removed += 1;
         }
     }
@@ -122,8 +125,10 @@ fn expire_generic(ctx: &mut Ctx<'_>, request: &Request<'_>, seconds: bool, relat
     }
     if when <= now_ms as i64 {
         table.remove(key);
+        ctx.key_event(class::EXPIRED, "expired", key);
     } else {
         table.set_expire(key, Some(when as u64));
+        ctx.key_event(class::GENERIC, "expire", key);
     }
     ctx.reply.int(1);
 }
@@ -201,6 +206,7 @@ pub fn persist(ctx: &mut Ctx<'_>, request: &Request<'_>) {
         .is_some_and(|entry| entry.expire_at_ms().is_some());
     if had_expire {
         table.set_expire(key, None);
+        ctx.key_event(class::GENERIC, "persist", key);
     }
     ctx.reply.int(i64::from(had_expire));
 }
@@ -320,6 +326,8 @@ fn rename_generic(ctx: &mut Ctx<'_>, request: &Request<'_>, only_if_new: bool) -
     target.remove(to);
     ctx.db().note_field_expiry(to, &entry.value);
     target.insert_entry(to.into(), entry);
+    ctx.key_event(class::GENERIC, "rename_from", from);
+    ctx.key_event(class::GENERIC, "rename_to", to);
     Some(true)
 }
 
@@ -371,7 +379,6 @@ pub fn copy(ctx: &mut Ctx<'_>, request: &Request<'_>) {
     }
     let now_ms = ctx.now_ms;
     let source_db = ctx.client.db;
-    let target = ctx.server.keyspace.db(target_db);
     let copied = if source_db == target_db {
         let keys: [&[u8]; 2] = [from, to];
         let mut guards = ctx.db().lock_keys(keys);
@@ -381,7 +388,7 @@ pub fn copy(ctx: &mut Ctx<'_>, request: &Request<'_>) {
         {
             Some(entry) => {
                 let table = find_guard(&mut guards, to);
-                copy_into(target, table, to, entry, replace, now_ms)
+                copy_into(ctx, target_db, table, to, entry, replace, now_ms)
             }
             None => false,
         }
@@ -391,7 +398,7 @@ pub fn copy(ctx: &mut Ctx<'_>, request: &Request<'_>) {
             .keyspace
             .lock_two((source_db, key_slot(from)), (target_db, key_slot(to)));
         match source.get(from, now_ms).map(|e| copy_of(e, now_ms)) {
-            Some(entry) => copy_into(target, &mut table, to, entry, replace, now_ms),
+            Some(entry) => copy_into(ctx, target_db, &mut table, to, entry, replace, now_ms),
             None => false,
         }
     };
@@ -411,7 +418,8 @@ fn copy_of(entry: &tern_keyspace::Entry, now_ms: u64) -> tern_keyspace::Entry {
 /// Writes a copy of `entry` (value and expiry) under `key` of `db` unless the key exists and
 /// `replace` is not set.
 fn copy_into(
-    db: &tern_keyspace::Db,
+    ctx: &Ctx<'_>,
+    db_index: usize,
     table: &mut tern_keyspace::SlotGuard<'_>,
     key: &[u8],
     entry: tern_keyspace::Entry,
@@ -424,8 +432,12 @@ fn copy_into(
         }
         table.remove(key);
     }
-    db.note_field_expiry(key, &entry.value);
+    ctx.server
+        .keyspace
+        .db(db_index)
+        .note_field_expiry(key, &entry.value);
     table.insert_entry(key.into(), entry);
+    ctx.key_event_in(db_index, class::GENERIC, "copy_to", key);
     true
 }
 
@@ -454,6 +466,8 @@ pub fn move_(ctx: &mut Ctx<'_>, request: &Request<'_>) {
             .db(target_db)
             .note_field_expiry(key, &entry.value);
         target.insert_entry(stored_key, entry);
+        ctx.key_event(class::GENERIC, "move_from", key);
+        ctx.key_event_in(target_db, class::GENERIC, "move_to", key);
     }
     ctx.reply.int(1);
 }
@@ -540,6 +554,7 @@ pub fn flushdb(ctx: &mut Ctx<'_>, request: &Request<'_>) {
     if !flush_mode_ok(request) {
         return ctx.reply.error(SYNTAX_ERROR);
     }
+    touch_watched_in(ctx, ctx.client.db, None);
     ctx.db().flush();
     ctx.server.tracking.flush(ctx.server);
     ctx.reply.ok();
@@ -549,6 +564,9 @@ pub fn flushdb(ctx: &mut Ctx<'_>, request: &Request<'_>) {
 pub fn flushall(ctx: &mut Ctx<'_>, request: &Request<'_>) {
     if !flush_mode_ok(request) {
         return ctx.reply.error(SYNTAX_ERROR);
+    }
+    for db in 0..ctx.server.keyspace.db_count() {
+        touch_watched_in(ctx, db, None);
     }
     ctx.server.keyspace.flush_all();
     ctx.server.tracking.flush(ctx.server);
@@ -568,6 +586,27 @@ pub fn swapdb(ctx: &mut Ctx<'_>, request: &Request<'_>) {
     if first < 0 || first >= count || second < 0 || second >= count {
         return ctx.reply.error(b"ERR DB index is out of range");
     }
-    ctx.server.keyspace.swap(first as usize, second as usize);
+    let (first, second) = (first as usize, second as usize);
+    if first != second {
+        touch_watched_in(ctx, first, Some(second));
+        touch_watched_in(ctx, second, Some(first));
+    }
+    ctx.server.keyspace.swap(first, second);
     ctx.reply.ok();
+}
+
+/// Before `db` is emptied (or exchanged with `replaced_with`), touches the keys watched in it
+/// that exist there (or in the database taking its place), as Valkey does: a watcher of a key
+/// that neither had nor will have is not disturbed.
+fn touch_watched_in(ctx: &Ctx<'_>, db: usize, replaced_with: Option<usize>) {
+    let keyspace = &ctx.server.keyspace;
+    for key in ctx.server.watches.keys_in(db) {
+        let exists_in = |index: usize| {
+            let db = keyspace.db(index);
+            db.is_used() && db.lock_key(&key).peek(&key).is_some()
+        };
+        if exists_in(db) || replaced_with.is_some_and(exists_in) {
+            ctx.server.watches.touch(db, &key);
+        }
+    }
 }

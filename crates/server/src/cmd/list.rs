@@ -15,6 +15,7 @@ use tern_keyspace::{
 use tern_resp::Request;
 
 use crate::blocking;
+use crate::notify::class;
 
 use super::{parse_i64, Ctx, NOT_AN_INTEGER, SYNTAX_ERROR, WRONGTYPE};
 
@@ -57,15 +58,40 @@ fn push(list: &mut ListValue, end: End, element: &[u8]) {
     }
 }
 
-/// After elements left the list at `key`: deletes it when empty, else lets it shrink.
-fn after_removal(table: &mut SlotGuard<'_>, key: &[u8], now_ms: u64) {
+/// After elements left the list at `key` by `event`: reports it, then deletes the list when
+/// empty (reported as `del`), else lets it shrink.
+fn after_removal(
+    ctx: &Ctx<'_>,
+    table: &mut SlotGuard<'_>,
+    key: &[u8],
+    now_ms: u64,
+    event: &'static str,
+) {
     let Some(list) = table.get(key, now_ms).and_then(|e| e.value.as_list_mut()) else {
         return;
     };
+    ctx.key_event(class::LIST, event, key);
     if list.is_empty() {
         table.remove(key);
+        ctx.key_event(class::GENERIC, "del", key);
     } else {
         list.after_shrink();
+    }
+}
+
+/// The event of a pop from `end`.
+fn pop_event(end: End) -> &'static str {
+    match end {
+        End::Head => "lpop",
+        End::Tail => "rpop",
+    }
+}
+
+/// The event of a push at `end`.
+fn push_event(end: End) -> &'static str {
+    match end {
+        End::Head => "lpush",
+        End::Tail => "rpush",
     }
 }
 
@@ -97,6 +123,7 @@ fn push_generic(ctx: &mut Ctx<'_>, request: &Request<'_>, end: End, only_existin
                     push(list, end, element);
                 }
                 ctx.reply.int(list.len() as i64);
+                ctx.key_event(class::LIST, push_event(end), key);
             }
             None => ctx.reply.error(WRONGTYPE),
         },
@@ -109,6 +136,7 @@ fn push_generic(ctx: &mut Ctx<'_>, request: &Request<'_>, end: End, only_existin
             }
             let len = list.len();
             table.insert(key, new_list_entry(list, now_ms), ExpireUpdate::Clear);
+            ctx.key_event(class::LIST, push_event(end), key);
             ctx.reply.int(len as i64);
         }
     }
@@ -178,7 +206,7 @@ fn pop_generic(ctx: &mut Ctx<'_>, request: &Request<'_>, end: End) {
         Some(0) => return ctx.reply.array(0),
         Some(count) => pop_many_reply(ctx, list, end, count),
     }
-    after_removal(&mut table, key, now_ms);
+    after_removal(ctx, &mut table, key, now_ms, pop_event(end));
 }
 
 /// LPOP key [count]
@@ -261,6 +289,7 @@ pub fn lset(ctx: &mut Ctx<'_>, request: &Request<'_>) {
         Some(index) => {
             list.set(index, element);
             list.after_shrink();
+            ctx.key_event(class::LIST, "lset", key);
             ctx.reply.ok();
         }
         None => ctx.reply.error(INDEX_OUT_OF_RANGE),
@@ -290,6 +319,7 @@ pub fn linsert(ctx: &mut Ctx<'_>, request: &Request<'_>) {
         Some(index) => {
             list.insert(index + usize::from(after), element);
             ctx.reply.int(list.len() as i64);
+            ctx.key_event(class::LIST, "linsert", key);
         }
         None => ctx.reply.int(-1),
     }
@@ -314,7 +344,7 @@ pub fn lrem(ctx: &mut Ctx<'_>, request: &Request<'_>) {
     let limit = usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX);
     let removed = list.remove_matching(request.arg(3), limit, count >= 0);
     if removed > 0 {
-        after_removal(&mut table, key, now_ms);
+        after_removal(ctx, &mut table, key, now_ms, "lrem");
     }
     ctx.reply.int(removed as i64);
 }
@@ -334,8 +364,14 @@ pub fn ltrim(ctx: &mut Ctx<'_>, request: &Request<'_>) {
         return ctx.reply.error(WRONGTYPE);
     };
     let keep = resolve_range(start, stop, list.len());
+    let before = list.len();
     list.trim(keep);
-    after_removal(&mut table, key, now_ms);
+    if list.len() == before {
+        // Reported, but not a change watchers see, as Valkey does.
+        crate::notify::notify(ctx.server, ctx.client.db, class::LIST, "ltrim", key);
+    } else {
+        after_removal(ctx, &mut table, key, now_ms, "ltrim");
+    }
     ctx.reply.ok();
 }
 
@@ -466,10 +502,11 @@ fn try_move(ctx: &mut Ctx<'_>, source: &[u8], destination: &[u8], from: End, to:
         list.prepare_growth(moved_growth(&element), 1);
         push(list, to, &element);
         list.after_shrink();
+        ctx.key_event(class::LIST, push_event(to), destination);
+        ctx.key_event(class::LIST, pop_event(from), source);
         ctx.reply.bulk(&element);
         return true;
     }
-    after_removal(table, source, now_ms);
     let table = find_guard(&mut guards, destination);
     if destination_exists {
         let list = table
@@ -488,6 +525,14 @@ fn try_move(ctx: &mut Ctx<'_>, source: &[u8], destination: &[u8], from: End, to:
             ExpireUpdate::Clear,
         );
     }
+    ctx.key_event(class::LIST, push_event(to), destination);
+    after_removal(
+        ctx,
+        find_guard(&mut guards, source),
+        source,
+        now_ms,
+        pop_event(from),
+    );
     ctx.reply.bulk(&element);
     true
 }
@@ -597,7 +642,7 @@ fn try_pop_first(ctx: &mut Ctx<'_>, keys: &Request<'_>, end: End, count: Option<
                 ctx.reply.bulk(&element);
             }
         }
-        after_removal(table, key, now_ms);
+        after_removal(ctx, table, key, now_ms, pop_event(end));
         return true;
     }
     false

@@ -341,6 +341,13 @@ impl<'a> Ctx<'a> {
             }
             None => {
                 self.local.keyspace_misses += 1;
+                crate::notify::notify(
+                    self.server,
+                    self.client.db,
+                    crate::notify::class::KEY_MISS,
+                    "keymiss",
+                    key,
+                );
                 None
             }
         }

@@ -38,7 +38,8 @@ pub fn exec(ctx: &mut Ctx<'_>, _request: &Request<'_>) {
         return;
     }
     crate::atomic::exclusive(ctx, |ctx| {
-        let dirty = ctx.client.watch_dirty.load(Ordering::Relaxed);
+        let dirty = ctx.client.watch_dirty.load(Ordering::Relaxed)
+            || ctx.client.watch_expiries.iter().any(|&at| at <= ctx.now_ms);
         ctx.client.unwatch_all(&ctx.server.watches);
         if dirty {
             ctx.reply.null_array();
@@ -81,6 +82,18 @@ pub fn watch(ctx: &mut Ctx<'_>, request: &Request<'_>) {
         }
         if ctx.client.watched.is_empty() {
             ctx.server.watches.client_watching(true);
+        }
+        // A key alive now that will expire makes the transaction fail once it has: remember
+        // when (a key already expired, or without a time to live, never does).
+        let expires_at = {
+            let table = ctx.server.keyspace.db(db).lock_key(key);
+            table
+                .peek(key)
+                .and_then(|entry| entry.expire_at_ms())
+                .filter(|&at| at > ctx.now_ms)
+        };
+        if let Some(at) = expires_at {
+            ctx.client.watch_expiries.push(at);
         }
         let db_key = (db, Box::<[u8]>::from(key));
         ctx.server

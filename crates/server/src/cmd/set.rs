@@ -11,6 +11,8 @@ use tern_keyspace::{
 };
 use tern_resp::Request;
 
+use crate::notify::class;
+
 use super::{parse_i64, Ctx, NOT_AN_INTEGER, SYNTAX_ERROR, WRONGTYPE};
 
 const MUST_BE_POSITIVE: &[u8] = b"ERR value is out of range, must be positive";
@@ -39,6 +41,9 @@ pub fn sadd(ctx: &mut Ctx<'_>, request: &Request<'_>) {
         Some(entry) => match entry.value.as_set_mut() {
             Some(set) => {
                 let added = members.iter().filter(|m| set.insert(m)).count();
+                if added > 0 {
+                    ctx.key_event(class::SET, "sadd", key);
+                }
                 ctx.reply.int(added as i64);
             }
             None => ctx.reply.error(WRONGTYPE),
@@ -51,6 +56,7 @@ pub fn sadd(ctx: &mut Ctx<'_>, request: &Request<'_>) {
                 Entry::new(Value::Set(set), now_ms),
                 ExpireUpdate::Clear,
             );
+            ctx.key_event(class::SET, "sadd", key);
             ctx.reply.int(added as i64);
         }
     }
@@ -75,8 +81,12 @@ pub fn srem(ctx: &mut Ctx<'_>, request: &Request<'_>) {
             }
         }
     }
+    if removed > 0 {
+        ctx.key_event(class::SET, "srem", key);
+    }
     if set.is_empty() {
         table.remove(key);
+        ctx.key_event(class::GENERIC, "del", key);
     }
     ctx.reply.int(removed);
 }
@@ -174,6 +184,8 @@ pub fn spop(ctx: &mut Ctx<'_>, request: &Request<'_>) {
                 bulk_member(ctx, member);
             }
             table.remove(key);
+            ctx.key_event(class::SET, "spop", key);
+            ctx.key_event(class::GENERIC, "del", key);
             return;
         }
         Some(count) => {
@@ -184,8 +196,10 @@ pub fn spop(ctx: &mut Ctx<'_>, request: &Request<'_>) {
             }
         }
     }
+    ctx.key_event(class::SET, "spop", key);
     if set.is_empty() {
         table.remove(key);
+        ctx.key_event(class::GENERIC, "del", key);
     }
 }
 
@@ -282,8 +296,10 @@ pub fn smove(ctx: &mut Ctx<'_>, request: &Request<'_>) {
     if !set.remove(member) {
         return ctx.reply.int(0);
     }
+    ctx.key_event(class::SET, "srem", source);
     if set.is_empty() {
         table.remove(source);
+        ctx.key_event(class::GENERIC, "del", source);
     }
     let table = find_guard(&mut guards, destination);
     if destination_exists {
@@ -291,7 +307,9 @@ pub fn smove(ctx: &mut Ctx<'_>, request: &Request<'_>) {
             .get(destination, now_ms)
             .and_then(|e| e.value.as_set_mut())
         {
-            set.insert(member);
+            if set.insert(member) {
+                ctx.key_event(class::SET, "sadd", destination);
+            }
         }
     } else {
         let mut set = SetValue::for_first(Some(member), 1);
@@ -301,6 +319,7 @@ pub fn smove(ctx: &mut Ctx<'_>, request: &Request<'_>) {
             Entry::new(Value::Set(set), now_ms),
             ExpireUpdate::Clear,
         );
+        ctx.key_event(class::SET, "sadd", destination);
     }
     ctx.reply.int(1);
 }
@@ -438,8 +457,14 @@ fn algebra(ctx: &mut Ctx<'_>, keys: Request<'_>, op: Algebra, output: Output<'_>
                     Entry::new(Value::Set(result), now_ms),
                     ExpireUpdate::Clear,
                 );
-            } else {
-                table.remove(destination);
+                let event = match op {
+                    Algebra::Inter => "sinterstore",
+                    Algebra::Union => "sunionstore",
+                    Algebra::Diff => "sdiffstore",
+                };
+                ctx.key_event(class::SET, event, destination);
+            } else if table.remove(destination).is_some() {
+                ctx.key_event(class::GENERIC, "del", destination);
             }
             ctx.reply.int(len as i64);
         }

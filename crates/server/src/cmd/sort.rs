@@ -41,6 +41,8 @@ use tern_keyspace::{
 };
 use tern_resp::Request;
 
+use crate::notify::class;
+
 use super::{c_str, parse_i64, Ctx, NOT_AN_INTEGER, SYNTAX_ERROR, WRONGTYPE};
 
 const NOT_A_DOUBLE: &[u8] = b"ERR One or more scores can't be converted into double";
@@ -811,7 +813,9 @@ fn store_elements(
     let now_ms = ctx.now_ms;
     let table = find_guard(guards, destination);
     if values.is_empty() {
-        table.remove(destination);
+        if table.remove(destination).is_some() {
+            ctx.key_event(class::GENERIC, "del", destination);
+        }
     } else {
         let values: Vec<&[u8]> = values.iter().map(|value| value.as_bytes()).collect();
         let list = ListValue::built_as_quicklist(&values);
@@ -820,6 +824,7 @@ fn store_elements(
             Entry::new(Value::List(list), now_ms),
             ExpireUpdate::Clear,
         );
+        ctx.key_event(class::LIST, "sortstore", destination);
     }
     ctx.reply.int(values.len() as i64);
 }

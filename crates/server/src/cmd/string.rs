@@ -6,6 +6,7 @@ use tern_resp::Request;
 
 use super::{parse_i64, Ctx, NOT_AN_INTEGER, NOT_A_FLOAT, SYNTAX_ERROR, WRONGTYPE};
 use crate::config::Directive;
+use crate::notify::class;
 
 /// A string value as SET stores it for `key`.
 fn new_string(key: &[u8], value: &[u8], with_expire: bool, now_ms: u64) -> Entry {
@@ -230,14 +231,16 @@ pub fn set(ctx: &mut Ctx<'_>, request: &Request<'_>) {
         }
         return;
     }
-    write_string(&mut table, key, value, options.expire, now_ms);
+    write_string(ctx, &mut table, key, value, options.expire, now_ms);
     if !options.get {
         ctx.reply.ok();
     }
 }
 
-/// Stores a string under `key` with the given expiry handling.
+/// Stores a string under `key` with the given expiry handling, and reports the change: `set`
+/// (and `expire` with a time to live), or `expired` when the time has passed and a key existed.
 fn write_string(
+    ctx: &Ctx<'_>,
     table: &mut SlotGuard<'_>,
     key: &[u8],
     value: &[u8],
@@ -248,9 +251,15 @@ fn write_string(
         Some(update) => {
             let with_expire = matches!(update, ExpireUpdate::At(_));
             table.insert(key, new_string(key, value, with_expire, now_ms), update);
+            ctx.key_event(class::STRING, "set", key);
+            if with_expire {
+                ctx.key_event(class::GENERIC, "expire", key);
+            }
         }
         None => {
-            table.remove(key);
+            if table.remove(key).is_some() {
+                ctx.key_event(class::EXPIRED, "expired", key);
+            }
         }
     }
 }
@@ -279,13 +288,19 @@ pub fn getex(ctx: &mut Ctx<'_>, request: &Request<'_>) {
     match options.expire {
         ExpireArg::None | ExpireArg::Keep => {}
         ExpireArg::Persist => {
-            table.set_expire(key, None);
+            let had_expire = table.peek(key).is_some_and(|e| e.expire_at_ms().is_some());
+            if had_expire {
+                table.set_expire(key, None);
+                ctx.key_event(class::GENERIC, "persist", key);
+            }
         }
         ExpireArg::At(at) if at as u64 <= ctx.now_ms => {
             table.remove(key);
+            ctx.key_event(class::EXPIRED, "expired", key);
         }
         ExpireArg::At(at) => {
             table.set_expire(key, Some(at as u64));
+            ctx.key_event(class::GENERIC, "expire", key);
         }
     }
 }
@@ -297,6 +312,7 @@ pub fn getdel(ctx: &mut Ctx<'_>, request: &Request<'_>) {
     let entry = ctx.read(&mut table, key);
     if entry.is_some() && reply_string(ctx, entry) {
         table.remove(key);
+        ctx.key_event(class::GENERIC, "del", key);
     } else if table.get(key, ctx.now_ms).is_none() {
         ctx.reply.null();
     }
@@ -308,7 +324,7 @@ pub fn getset(ctx: &mut Ctx<'_>, request: &Request<'_>) {
     let mut table = ctx.db().lock_key(key);
     let entry = ctx.read(&mut table, key);
     if reply_string(ctx, entry) {
-        write_string(&mut table, key, value, ExpireArg::None, ctx.now_ms);
+        write_string(ctx, &mut table, key, value, ExpireArg::None, ctx.now_ms);
     }
 }
 
@@ -352,7 +368,7 @@ fn write_pairs(ctx: &mut Ctx<'_>, request: &Request<'_>, only_if_none_exist: boo
     for index in (1..request.len()).step_by(2) {
         let (key, value) = (request.arg(index), request.arg(index + 1));
         let table = find_guard(&mut guards, key);
-        write_string(table, key, value, ExpireArg::None, now_ms);
+        write_string(ctx, table, key, value, ExpireArg::None, now_ms);
     }
     true
 }
@@ -380,7 +396,7 @@ pub fn setnx(ctx: &mut Ctx<'_>, request: &Request<'_>) {
     if table.contains(key, ctx.now_ms) {
         ctx.reply.int(0);
     } else {
-        write_string(&mut table, key, value, ExpireArg::None, ctx.now_ms);
+        write_string(ctx, &mut table, key, value, ExpireArg::None, ctx.now_ms);
         ctx.reply.int(1);
     }
 }
@@ -391,7 +407,7 @@ fn set_with_expire(ctx: &mut Ctx<'_>, request: &Request<'_>, unit: Unit) {
     };
     let (key, value) = (request.arg(1), request.arg(3));
     let mut table = ctx.db().lock_key(key);
-    write_string(&mut table, key, value, ExpireArg::At(at), ctx.now_ms);
+    write_string(ctx, &mut table, key, value, ExpireArg::At(at), ctx.now_ms);
     ctx.reply.ok();
 }
 
@@ -430,6 +446,7 @@ pub fn append(ctx: &mut Ctx<'_>, request: &Request<'_>) {
                 new_string(key, value, false, now_ms),
                 ExpireUpdate::Clear,
             );
+            ctx.key_event(class::STRING, "append", key);
             ctx.reply.int(value.len() as i64);
         }
         Some(None) => ctx.reply.error(WRONGTYPE),
@@ -440,7 +457,9 @@ pub fn append(ctx: &mut Ctx<'_>, request: &Request<'_>) {
             }
             let bytes = current.make_raw();
             bytes.extend_from_slice(value);
-            ctx.reply.int(bytes.len() as i64);
+            let len = bytes.len();
+            ctx.key_event(class::STRING, "append", key);
+            ctx.reply.int(len as i64);
         }
     }
 }
@@ -483,6 +502,7 @@ fn increment(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) {
             );
         }
     }
+    ctx.key_event(class::STRING, "incrby", key);
     ctx.reply.int(result);
 }
 
@@ -533,6 +553,7 @@ pub fn incrbyfloat(ctx: &mut Ctx<'_>, request: &Request<'_>) {
                     table.insert(key, Entry::new(value, now_ms), ExpireUpdate::Clear);
                 }
             }
+            ctx.key_event(class::STRING, "incrbyfloat", key);
             ctx.reply.bulk(&text);
         }
         Err(FloatIncrError::NotAFloat) => ctx.reply.error(NOT_A_FLOAT),
@@ -606,6 +627,7 @@ pub fn setrange(ctx: &mut Ctx<'_>, request: &Request<'_>) {
                 Entry::new(Value::Str(StrValue::Raw(bytes)), now_ms),
                 ExpireUpdate::Clear,
             );
+            ctx.key_event(class::STRING, "setrange", key);
             ctx.reply.int(len as i64);
         }
         Some(None) => ctx.reply.error(WRONGTYPE),
@@ -622,7 +644,9 @@ pub fn setrange(ctx: &mut Ctx<'_>, request: &Request<'_>) {
                 bytes.resize(end, 0);
             }
             bytes[offset as usize..end].copy_from_slice(value);
-            ctx.reply.int(bytes.len() as i64);
+            let len = bytes.len();
+            ctx.key_event(class::STRING, "setrange", key);
+            ctx.reply.int(len as i64);
         }
     }
 }

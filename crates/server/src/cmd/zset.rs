@@ -25,6 +25,7 @@ use tern_keyspace::{
 use tern_resp::Request;
 
 use crate::blocking;
+use crate::notify::class;
 
 use super::{parse_i64, Ctx, NOT_AN_INTEGER, NOT_A_FLOAT, SYNTAX_ERROR, WRONGTYPE};
 
@@ -101,29 +102,41 @@ fn write_zset<'g>(
     }
 }
 
-/// Deletes `key` if its sorted set was emptied.
-fn remove_if_empty(table: &mut SlotGuard<'_>, key: &[u8], now_ms: u64) {
+/// After members left the sorted set at `key` by `event`: reports it, then deletes the key
+/// when emptied (reported as `del`).
+fn after_removal(ctx: &Ctx<'_>, table: &mut SlotGuard<'_>, key: &[u8], event: &'static str) {
+    ctx.key_event(class::ZSET, event, key);
     if table
-        .get(key, now_ms)
+        .get(key, ctx.now_ms)
         .and_then(|e| e.value.as_zset())
         .is_some_and(ZSetValue::is_empty)
     {
         table.remove(key);
+        ctx.key_event(class::GENERIC, "del", key);
     }
 }
 
-/// Stores `zset` at `destination`, or deletes the key when the result is empty; replies with
-/// the count.
-fn store_result(ctx: &mut Ctx<'_>, table: &mut SlotGuard<'_>, destination: &[u8], zset: ZSetValue) {
+/// Stores `zset` at `destination` (reported as `event`), or deletes the key when the result is
+/// empty (reported as `del` if it existed); replies with the count.
+fn store_result(
+    ctx: &mut Ctx<'_>,
+    table: &mut SlotGuard<'_>,
+    destination: &[u8],
+    zset: ZSetValue,
+    event: &'static str,
+) {
     let len = zset.len();
     if len == 0 {
-        table.remove(destination);
+        if table.remove(destination).is_some() {
+            ctx.key_event(class::GENERIC, "del", destination);
+        }
     } else {
         table.insert(
             destination,
             Entry::new(Value::ZSet(zset), ctx.now_ms),
             ExpireUpdate::Clear,
         );
+        ctx.key_event(class::ZSET, event, destination);
     }
     ctx.reply.int(len as i64);
 }
@@ -246,6 +259,10 @@ fn add_generic(ctx: &mut Ctx<'_>, request: &Request<'_>, incr: bool) {
             add_pairs(zset, request, index, &scores, flags)
         }
     };
+    if tally.added > 0 || tally.updated > 0 {
+        let event = if flags.incr { "zincr" } else { "zadd" };
+        ctx.key_event(class::ZSET, event, key);
+    }
     if tally.not_a_number {
         ctx.reply.error(NAN_RESULT);
     } else if flags.incr {
@@ -299,7 +316,6 @@ fn add_pairs(
 /// ZREM key member [member ...]
 pub fn zrem(ctx: &mut Ctx<'_>, request: &Request<'_>) {
     let key = request.arg(1);
-    let now_ms = ctx.now_ms;
     let mut table = ctx.db().lock_key(key);
     let zset = match write_zset(ctx, &mut table, key) {
         Err(()) => return,
@@ -315,7 +331,9 @@ pub fn zrem(ctx: &mut Ctx<'_>, request: &Request<'_>) {
             break;
         }
     }
-    remove_if_empty(&mut table, key, now_ms);
+    if removed > 0 {
+        after_removal(ctx, &mut table, key, "zrem");
+    }
     ctx.reply.int(removed);
 }
 
@@ -366,7 +384,6 @@ fn remove_range_generic(ctx: &mut Ctx<'_>, request: &Request<'_>, kind: RangeKin
         return;
     };
     let key = request.arg(1);
-    let now_ms = ctx.now_ms;
     let mut table = ctx.db().lock_key(key);
     let zset = match write_zset(ctx, &mut table, key) {
         Err(()) => return,
@@ -381,7 +398,14 @@ fn remove_range_generic(ctx: &mut Ctx<'_>, request: &Request<'_>, kind: RangeKin
         Range::Score(range) => zset.remove_by_score(&range),
         Range::Lex(range) => zset.remove_by_lex(&range),
     };
-    remove_if_empty(&mut table, key, now_ms);
+    if removed > 0 {
+        let event = match kind {
+            RangeKind::Rank => "zremrangebyrank",
+            RangeKind::Score => "zremrangebyscore",
+            RangeKind::Lex => "zremrangebylex",
+        };
+        after_removal(ctx, &mut table, key, event);
+    }
     ctx.reply.int(removed as i64);
 }
 
@@ -664,7 +688,8 @@ fn range_store(
         _ => 0,
     };
     let zset = ZSetValue::from_insertions(&refs(&entries), size_hint);
-    store_result(ctx, find_guard(&mut guards, destination), destination, zset);
+    let table = find_guard(&mut guards, destination);
+    store_result(ctx, table, destination, zset, "zrangestore");
 }
 
 /// ZRANGE key start stop [BYSCORE|BYLEX] [REV] [LIMIT offset count] [WITHSCORES]
@@ -758,7 +783,10 @@ pub fn pop_reply(
         return ctx.reply.null_array();
     };
     let popped = zset.pop(count.unwrap_or(1), highest);
-    remove_if_empty(table, key, now_ms);
+    if !popped.is_empty() {
+        let event = if highest { "zpopmax" } else { "zpopmin" };
+        after_removal(ctx, table, key, event);
+    }
     let items = if shape.nested {
         popped.len()
     } else {
@@ -1371,7 +1399,13 @@ fn algebra(
     match destination {
         Some(destination) => {
             let zset = ZSetValue::from_sorted(&refs(&result));
-            store_result(ctx, find_guard(&mut guards, destination), destination, zset);
+            let event = match op {
+                Algebra::Inter => "zinterstore",
+                Algebra::Union => "zunionstore",
+                Algebra::Diff => "zdiffstore",
+            };
+            let table = find_guard(&mut guards, destination);
+            store_result(ctx, table, destination, zset, event);
         }
         None => {
             let entries = result.iter().map(|(m, s)| (PackItem::Bytes(m), *s));
