@@ -598,3 +598,8 @@ def test_monitor(tern):
             assert m, line
             assert abs(int(m.group(1)) - now) < 60, line
             assert m.group(3) == db and int(m.group(4)) == port and m.group(5) == args, line
+        # As in Valkey, a monitor sees its own commands after its reply.
+        mon.send_command("PING")
+        assert mon.read_reply() == b"+PONG\r\n"
+        m = MONITOR_LINE.match(mon.read_reply())
+        assert m and m.group(5) == b'"PING"' and int(m.group(4)) == mon.sock.getsockname()[1]

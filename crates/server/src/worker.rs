@@ -958,10 +958,8 @@ fn feed_monitors(server: &Server, state: &ClientState, request: &Request<'_>) {
     line.extend_from_slice(b"\r\n");
     let line: Arc<[u8]> = line.into();
     let monitors = server.monitors.lock().clone();
+    // A monitor sees its own commands too.
     for (worker, client_id) in monitors {
-        if client_id == state.id() {
-            continue;
-        }
         if let Some(handle) = server.workers().get(worker) {
             handle.send(WorkerMessage::Monitor(client_id, line.clone()));
         }
