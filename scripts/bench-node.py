@@ -135,7 +135,9 @@ def call(port: int, *args: str) -> bytes:
         s.sendall(resp_command(*args))
         reply = read_frame(s, bytearray())
     if reply.startswith(b"-"):
-        raise SetupError(f"{' '.join(args)[:40]}: {reply.decode(errors='replace').strip()}")
+        text = reply.decode(errors="replace").strip()
+        short = text if len(text) <= 72 else text[:72] + "..."
+        raise SetupError(f"{' '.join(args)[:24]}...: {short}")
     return reply
 
 
