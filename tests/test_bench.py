@@ -191,3 +191,59 @@ def test_command_line(tern):
     assert proc.returncode == 1 and "cannot connect" in proc.stderr
     proc = bench(tern, "--scenario", "list")
     assert "smoke-burst" in proc.stdout
+
+
+MULTI5 = ("MULTI ; INCR a:__key__ ; INCR b:__key__ ; SET c:__key__ __data__ ; GET a:__key__ ; "
+          "DEL d:__key__ ; EXEC")
+
+
+def commandstats(server):
+    """``{command: calls}`` from INFO commandstats."""
+    info = server.redis(protocol=2).info("commandstats")
+    return {name.removeprefix("cmdstat_"): fields["calls"] for name, fields in info.items()}
+
+
+@pytest.mark.parametrize("resp3", [False, True])
+def test_a_transaction_template_is_one_request(server, tmp_path, resp3):
+    r = server.redis(protocol=2)
+    r.flushall()
+    r.config_resetstat()
+    n = 3000
+    doc, _ = bench_json(server, tmp_path, "--requests", n, "--pipeline", 4, "--threads", 2,
+                        "--connections", 3, "--keyspace", 50, "--data-size", 7,
+                        "--command", MULTI5, *(["--resp3"] if resp3 else []))
+    run = doc["result"]
+    assert_clean_run(run)
+    # One request per transaction, not one per command.
+    assert run["requests"] == n
+    [command] = run["commands"]
+    assert command["name"] == "MULTI;..;EXEC"
+    assert command["requests"] == n
+    assert doc["resolved"]["commands"][0]["replies"] == 7
+    # The server ran exactly n transactions of five commands each.
+    calls = commandstats(server)
+    for name in ("multi", "exec", "get", "set", "del"):
+        assert calls[name] == n, (name, calls)
+    assert calls["incr"] == 2 * n
+    # Every INCR of both counters landed, and the values were written whole.
+    assert sum(int(r.get(k)) for k in r.scan_iter("a:*")) == n
+    assert sum(int(r.get(k)) for k in r.scan_iter("b:*")) == n
+    values = [r.get(k) for k in r.scan_iter("c:*")]
+    assert values and all(len(v) == 7 for v in values)
+    assert not list(r.scan_iter("d:*"))
+
+
+def test_an_error_inside_a_sequence_fails_that_request_once(server, tmp_path):
+    r = server.redis(protocol=2)
+    r.flushall()
+    r.set("str", "x")
+    # LPUSH to a string is refused (the reply after it still comes), and SET then succeeds.
+    doc, _ = bench_json(server, tmp_path, "--requests", 400, "--connections", 4,
+                        "--command", "LPUSH str __data__ ; SET s:__key__ 1 ; ECHO ';'")
+    run = doc["result"]
+    assert run["requests"] == 400
+    assert run["errors"] == 400
+    assert run["errors_by_kind"] == {"WRONGTYPE": 400}
+    assert run["commands"][0]["name"] == "LPUSH;SET;ECHO"
+    assert doc["resolved"]["commands"][0]["replies"] == 3
+    assert len(list(r.scan_iter("s:*"))) > 0

@@ -9,6 +9,11 @@
 //! drained, so no extra read is spent to see `EWOULDBLOCK`. Nothing on this path allocates once
 //! the buffers and in-flight queues have reached their working size.
 //!
+//! A request whose template is a sequence of commands is sent in one piece and owes one reply
+//! per command; it is recorded once, when its last reply arrives, and is an error when any of
+//! its replies is one (the first error names its kind). In cluster mode a redirect of any of its
+//! commands sends the whole sequence again, after its last reply, to the node named.
+//!
 //! With `--rate` each thread follows a [`Schedule`]: request k is due at a fixed time and goes
 //! to connection k mod C; a timerfd wakes the loop when the next one is due, and its latency is
 //! counted from that time.
@@ -303,9 +308,16 @@ struct Pending {
     key: u64,
     data_len: u32,
     kind: u16,
+    /// Replies still owed (a sequence template owes one per command).
+    left: u16,
     redirects: u8,
     /// The `ASKING` that precedes an asked request (its reply is not counted).
     asking: bool,
+    /// One of its replies was an error (already counted by kind).
+    failed: bool,
+    /// One of its replies redirected it: the node and whether to ask, for when the last
+    /// reply is in.
+    to: Option<(u16, bool)>,
 }
 
 struct Conn {
@@ -686,8 +698,11 @@ impl Engine {
             key,
             data_len: data_len as u32,
             kind: kind as u16,
+            left: 0,
             redirects: 0,
             asking: false,
+            failed: false,
+            to: None,
         };
         self.clients[c].inflight += 1;
         self.inflight += 1;
@@ -697,7 +712,7 @@ impl Engine {
     /// Encode `p` onto the right connection of client `c` (`to`: a node chosen by a redirect,
     /// and whether to send `ASKING` first).
     #[inline]
-    fn send(&mut self, c: usize, p: Pending, to: Option<(u16, bool)>) {
+    fn send(&mut self, c: usize, mut p: Pending, to: Option<(u16, bool)>) {
         let mut kbuf = [0u8; 128];
         let klen = self.load.workload.key(p.key, &mut kbuf);
         let (node, asking) = match to {
@@ -727,10 +742,17 @@ impl Engine {
         }
         let t = &self.load.workload.templates[p.kind as usize];
         let conn = &mut self.conns[ci as usize];
+        p.failed = false;
+        p.to = None;
         if asking {
             conn.out.extend_from_slice(ASKING);
-            conn.pending.push_back(Pending { asking: true, ..p });
+            conn.pending.push_back(Pending {
+                asking: true,
+                left: 1,
+                ..p
+            });
         }
+        p.left = t.replies;
         t.encode(
             &mut conn.out,
             &kbuf[..klen],
@@ -748,7 +770,10 @@ impl Engine {
         if p.asking {
             return;
         }
-        self.stats.error_kinds.add_n(kind, 1);
+        // A sequence that already had an error reply was counted by that error's kind.
+        if !p.failed {
+            self.stats.error_kinds.add_n(kind, 1);
+        }
         self.stats.record_failure(p.kind as usize);
         self.clients[c].inflight -= 1;
         self.inflight -= 1;
@@ -834,48 +859,67 @@ impl Engine {
             Done::Reply { error } => error,
         };
         let conn = &mut self.conns[ci];
-        let Some(p) = conn.pending.pop_front() else {
+        let c = conn.client as usize;
+        let Some(mut p) = conn.pending.front().copied() else {
             // A reply to nothing: the stream is out of step.
             self.kill(ci, b"protocol");
             return;
         };
-        let c = conn.client as usize;
+        // The first error of a request decides its fate: a redirect, or an error of its kind.
+        if error && !p.asking && !p.failed && p.to.is_none() {
+            let to = if self.load.cluster {
+                self.redirect_target(ci)
+            } else {
+                None
+            };
+            match to {
+                Some(to) => p.to = Some(to),
+                None => {
+                    p.failed = true;
+                    self.stats
+                        .error_kinds
+                        .add_reply(self.conns[ci].scanner.error_text());
+                }
+            }
+        }
+        p.left -= 1;
+        let conn = &mut self.conns[ci];
+        if p.left > 0 {
+            *conn.pending.front_mut().expect("just read") = p;
+            return;
+        }
+        conn.pending.pop_front();
         if p.asking {
             // The asked command's own reply tells whether it worked.
             return;
         }
-        if error {
-            if self.load.cluster && self.redirect(ci, c, p) {
-                return;
+        if let Some(to) = p.to {
+            p.redirects += 1;
+            if p.redirects > MAX_REDIRECTS {
+                self.fail_request(c, p, b"redirect-loop");
+            } else {
+                self.send(c, p, Some(to));
             }
-            self.stats
-                .error_kinds
-                .add_reply(self.conns[ci].scanner.error_text());
+            return;
         }
         self.clients[c].inflight -= 1;
         self.inflight -= 1;
         self.stats
-            .record(p.kind as usize, now.saturating_sub(p.intended), error);
+            .record(p.kind as usize, now.saturating_sub(p.intended), p.failed);
     }
 
-    /// Follow a `MOVED`/`ASK` in the error just scanned on `ci`. False if it was another error.
-    fn redirect(&mut self, ci: usize, c: usize, mut p: Pending) -> bool {
+    /// The node a `MOVED`/`ASK` in the error just scanned on `ci` names, and whether to ask
+    /// (counted, and a `MOVED` updates the slot map). `None` if it was another error.
+    fn redirect_target(&mut self, ci: usize) -> Option<(u16, bool)> {
         let mut text = [0u8; ERROR_CAPTURE];
         let src = self.conns[ci].scanner.error_text();
         text[..src.len()].copy_from_slice(src);
         let text = &text[..src.len()];
-        let Some(r) = cluster::parse_redirect(text) else {
-            return false;
-        };
+        let r = cluster::parse_redirect(text)?;
         let (slot, addr, ask) = match r {
             Redirect::Moved { slot, addr } => (slot, addr, false),
             Redirect::Ask { slot, addr } => (slot, addr, true),
         };
-        p.redirects += 1;
-        if p.redirects > MAX_REDIRECTS {
-            self.fail_request(c, p, b"redirect-loop");
-            return true;
-        }
         // `:port` with no host: the host of the node that answered.
         let full;
         let addr = if addr.starts_with(':') {
@@ -893,8 +937,7 @@ impl Engine {
             self.stats.moved += 1;
             self.map.moved(slot, addr)
         };
-        self.send(c, p, Some((node, ask)));
-        true
+        Some((node, ask))
     }
 
     /// A connection broke: its requests fail as `kind` and its client stops.

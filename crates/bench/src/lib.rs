@@ -73,7 +73,8 @@ pub struct BenchArgs {
     #[arg(long, conflicts_with = "commands")]
     pub ratio: Option<String>,
     /// A command template (repeatable): placeholders __key__ and __data__, e.g.
-    /// 'HSET h:__key__ f __data__'.
+    /// 'HSET h:__key__ f __data__'. Commands separated by ' ; ' are sent together and count
+    /// as one request: 'MULTI ; INCR a:__key__ ; GET a:__key__ ; EXEC'.
     #[arg(long = "command", value_name = "TEMPLATE")]
     pub commands: Vec<String>,
     /// Weights of the --command templates, in order, e.g. 1:3 (default: equal).
@@ -246,6 +247,8 @@ pub struct CommandSpecJson {
     pub name: String,
     pub template: String,
     pub weight: u32,
+    /// Commands per request: a sequence template owes one reply per command.
+    pub replies: u16,
 }
 
 impl ResolvedJson {
@@ -265,6 +268,7 @@ impl ResolvedJson {
                     name: t.name.clone(),
                     template: t.text.clone(),
                     weight: *w,
+                    replies: t.replies,
                 })
                 .collect(),
             distribution: wl.distribution.clone(),

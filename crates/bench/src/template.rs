@@ -4,6 +4,11 @@
 //! runs and placeholder arguments. Encoding one request then only copies those runs, the key and
 //! the value into the connection's output buffer and writes the lengths of the arguments that
 //! hold a placeholder: no allocation, no formatting beyond integers.
+//!
+//! A template may also be a sequence of commands separated by a bare `;` word, e.g.
+//! `MULTI ; INCR a:__key__ ; GET a:__key__ ; EXEC`. The commands are encoded back to back as one
+//! request, which is answered by one reply per command ([`Template::replies`]); the engine counts
+//! it once, and its latency ends with the last reply. A quoted `";"` is an ordinary argument.
 
 /// The key placeholder.
 pub const KEY: &str = "__key__";
@@ -34,6 +39,8 @@ pub struct Template {
     pub text: String,
     pub has_key: bool,
     pub has_data: bool,
+    /// Commands in the template: the replies that answer one request.
+    pub replies: u16,
     lits: Vec<u8>,
     pieces: Vec<Piece>,
     ops: Vec<Op>,
@@ -43,22 +50,45 @@ pub struct Template {
 
 impl Template {
     pub fn parse(text: &str) -> Result<Template, String> {
-        let args = split_args(text)?;
-        if args.is_empty() {
-            return Err("empty command template".into());
+        let commands = split_commands(text)?;
+        if commands.len() > usize::from(u16::MAX) {
+            return Err(format!("too many commands in '{text}'"));
         }
+        let names: Vec<String> = commands
+            .iter()
+            .map(|args| String::from_utf8_lossy(&args[0]).to_uppercase())
+            .collect();
+        let name = match names.len() {
+            1..=3 => names.join(";"),
+            n => format!("{};..;{}", names[0], names[n - 1]),
+        };
         let mut t = Template {
-            name: String::from_utf8_lossy(&args[0]).to_uppercase(),
+            name,
             text: text.to_string(),
             has_key: false,
             has_data: false,
+            replies: commands.len() as u16,
             lits: Vec::new(),
             pieces: Vec::new(),
             ops: Vec::new(),
             route: None,
         };
-        let mut raw = format!("*{}\r\n", args.len()).into_bytes();
-        for arg in &args {
+        let mut raw = Vec::new();
+        for args in &commands {
+            t.compile_command(args, &mut raw);
+        }
+        if !raw.is_empty() {
+            t.push_raw(&raw);
+        }
+        Ok(t)
+    }
+
+    /// Append one command's ops; literal bytes gather in `raw` until an argument needs a
+    /// placeholder (so a run of literal arguments, across commands too, is one copy).
+    fn compile_command(&mut self, args: &[Vec<u8>], raw: &mut Vec<u8>) {
+        let t = self;
+        raw.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+        for arg in args {
             let pieces = split_placeholders(arg);
             if pieces.iter().all(|p| matches!(p, Split::Lit(_))) {
                 raw.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
@@ -67,7 +97,7 @@ impl Template {
                 continue;
             }
             if !raw.is_empty() {
-                t.push_raw(&raw);
+                t.push_raw(raw);
                 raw.clear();
             }
             let first = t.pieces.len() as u32;
@@ -95,10 +125,6 @@ impl Template {
             }
             t.ops.push(Op::Arg(range.0, range.1));
         }
-        if !raw.is_empty() {
-            t.push_raw(&raw);
-        }
-        Ok(t)
     }
 
     fn push_raw(&mut self, bytes: &[u8]) {
@@ -207,9 +233,34 @@ fn split_placeholders(arg: &[u8]) -> Vec<Split<'_>> {
     out
 }
 
+/// Split a template into commands: [`split_args`], then a bare (unquoted) `;` word ends a
+/// command. Every command has at least its name.
+pub fn split_commands(text: &str) -> Result<Vec<Vec<Vec<u8>>>, String> {
+    let mut commands = vec![Vec::new()];
+    for (arg, quoted) in split_words(text)? {
+        if !quoted && arg == b";" {
+            commands.push(Vec::new());
+        } else {
+            commands.last_mut().expect("never empty").push(arg);
+        }
+    }
+    if commands.len() == 1 && commands[0].is_empty() {
+        return Err("empty command template".into());
+    }
+    if commands.iter().any(|c| c.is_empty()) {
+        return Err(format!("an empty command between ';' in '{text}'"));
+    }
+    Ok(commands)
+}
+
 /// Split a template into arguments: whitespace separates, `"..."` and `'...'` group, and inside
 /// double quotes a backslash escapes the next character (`\n`, `\r`, `\t` and `\xHH` too).
 pub fn split_args(text: &str) -> Result<Vec<Vec<u8>>, String> {
+    Ok(split_words(text)?.into_iter().map(|(a, _)| a).collect())
+}
+
+/// [`split_args`], each argument with whether any of it was quoted.
+fn split_words(text: &str) -> Result<Vec<(Vec<u8>, bool)>, String> {
     let b = text.as_bytes();
     let mut args = Vec::new();
     let mut i = 0;
@@ -221,9 +272,11 @@ pub fn split_args(text: &str) -> Result<Vec<Vec<u8>>, String> {
             break;
         }
         let mut arg = Vec::new();
+        let mut quoted = false;
         while i < b.len() && !b[i].is_ascii_whitespace() {
             match b[i] {
                 b'"' => {
+                    quoted = true;
                     i += 1;
                     loop {
                         match b.get(i) {
@@ -254,6 +307,7 @@ pub fn split_args(text: &str) -> Result<Vec<Vec<u8>>, String> {
                     i += 1;
                 }
                 b'\'' => {
+                    quoted = true;
                     i += 1;
                     loop {
                         match b.get(i) {
@@ -271,7 +325,7 @@ pub fn split_args(text: &str) -> Result<Vec<Vec<u8>>, String> {
                 }
             }
         }
-        args.push(arg);
+        args.push((arg, quoted));
     }
     Ok(args)
 }
@@ -330,5 +384,58 @@ mod tests {
         );
         assert!(split_args("\"open").is_err());
         assert!(Template::parse("   ").is_err());
+    }
+
+    #[test]
+    fn a_sequence_is_one_request_of_several_commands() {
+        let t = Template::parse(
+            "MULTI ; INCR a:__key__ ; INCR b:__key__ ; SET c:__key__ __data__ ; GET a:__key__ ; \
+             DEL d:__key__ ; EXEC",
+        )
+        .unwrap();
+        assert_eq!(t.replies, 7);
+        assert_eq!(t.name, "MULTI;..;EXEC");
+        assert!(t.has_key && t.has_data);
+        let mut want = b"*1\r\n$5\r\nMULTI\r\n".to_vec();
+        for (cmd, key) in [("INCR", "a:k7"), ("INCR", "b:k7")] {
+            want.extend_from_slice(format!("*2\r\n$4\r\n{cmd}\r\n$4\r\n{key}\r\n").as_bytes());
+        }
+        want.extend_from_slice(b"*3\r\n$3\r\nSET\r\n$4\r\nc:k7\r\n$2\r\nvv\r\n");
+        want.extend_from_slice(b"*2\r\n$3\r\nGET\r\n$4\r\na:k7\r\n");
+        want.extend_from_slice(b"*2\r\n$3\r\nDEL\r\n$4\r\nd:k7\r\n");
+        want.extend_from_slice(b"*1\r\n$4\r\nEXEC\r\n");
+        assert_eq!(enc(&t, b"k7", b"vv"), want);
+        // Routed by the first argument that holds the key.
+        assert_eq!(t.slot(b"k7"), Some(crate::cluster::key_slot(b"a:k7")));
+
+        // Two or three commands keep every name in the label; literal-only sequences encode.
+        let two = Template::parse("SET x 1 ; GET x").unwrap();
+        assert_eq!((two.name.as_str(), two.replies), ("SET;GET", 2));
+        assert!(!two.has_key);
+        assert_eq!(
+            enc(&two, b"", b""),
+            b"*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$1\r\n1\r\n*2\r\n$3\r\nGET\r\n$1\r\nx\r\n"
+        );
+        // A single command is one reply.
+        assert_eq!(Template::parse("GET __key__").unwrap().replies, 1);
+    }
+
+    #[test]
+    fn only_a_bare_semicolon_separates() {
+        // Quoted, or part of a word, it is an argument.
+        let t = Template::parse("ECHO \";\" ; ECHO ';' ; ECHO a;b").unwrap();
+        assert_eq!(t.replies, 3);
+        assert_eq!(
+            enc(&t, b"", b""),
+            b"*2\r\n$4\r\nECHO\r\n$1\r\n;\r\n*2\r\n$4\r\nECHO\r\n$1\r\n;\r\n\
+              *2\r\n$4\r\nECHO\r\n$3\r\na;b\r\n"
+        );
+        assert_eq!(
+            split_commands("PING ; PING").unwrap(),
+            vec![vec![b"PING".to_vec()], vec![b"PING".to_vec()]]
+        );
+        for bad in ["; PING", "PING ;", "PING ; ; PING", ";", " "] {
+            assert!(Template::parse(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! The engine end to end against small in-process fake servers: request counts, error kinds,
-//! and cluster redirects (`MOVED`, `ASK` with `ASKING`), without any real server.
+//! sequence templates, and cluster redirects (`MOVED`, `ASK` with `ASKING`), without any real
+//! server.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -229,4 +230,107 @@ fn connection_refused_is_an_error() {
     assert_eq!(r.error_kinds.sorted(), vec![("connection".to_string(), 2)]);
     assert_eq!(r.broken, 2);
     let _ = TcpStream::connect(("127.0.0.1", cport));
+}
+
+#[test]
+fn a_sequence_counts_once_and_fails_once() {
+    // Every command is answered; GET and DEL of a key ending in 7 are errors.
+    let seen = Arc::new(AtomicU64::new(0));
+    let s = seen.clone();
+    let port = fake_server(move |c, _| {
+        s.fetch_add(1, Ordering::Relaxed);
+        match c[0].as_str() {
+            "GET" | "DEL" if c[1].ends_with('7') => b"-WRONGTYPE no\r\n".to_vec(),
+            "GET" => b"$1\r\n1\r\n".to_vec(),
+            "DEL" => b":1\r\n".to_vec(),
+            "EXEC" => b"*2\r\n-ERR inner errors are not top-level\r\n+OK\r\n".to_vec(),
+            _ => b"+OK\r\n".to_vec(),
+        }
+    });
+    let p = port.to_string();
+    let argv = [
+        "-p",
+        &p,
+        "-n",
+        "2000",
+        "--threads",
+        "2",
+        "-c",
+        "3",
+        "-P",
+        "5",
+        "--distribution",
+        "sequential",
+        "-r",
+        "100",
+        "--command",
+        "MULTI ; SET __key__ 1 ; GET __key__ ; DEL __key__ ; EXEC",
+        "-q",
+    ];
+    let load = resolve(&args(&argv)).unwrap();
+    assert_eq!(load.workload.templates[0].replies, 5);
+    let r = engine::run(&load, &format!("127.0.0.1:{port}"), None, "").unwrap();
+    assert_eq!(r.completed(), 2000);
+    assert_eq!(r.all.len(), 2000);
+    // Five commands per request reached the server.
+    assert_eq!(seen.load(Ordering::Relaxed), 10_000);
+    // Sequential keys 0..99 per thread: a tenth end in 7, each request with two error replies
+    // counted once, by the first error's kind.
+    let errors: u64 = r.errors.iter().sum();
+    assert_eq!(errors, 200);
+    assert_eq!(r.ok[0], 1800);
+    assert_eq!(r.error_kinds.sorted(), vec![("WRONGTYPE".to_string(), 200)]);
+}
+
+#[test]
+fn cluster_mode_sends_a_redirected_sequence_again_whole() {
+    // Node B answers everything and counts what it got.
+    let at_b = Arc::new(AtomicU64::new(0));
+    let b2 = at_b.clone();
+    let b = fake_server(move |c, _| {
+        b2.fetch_add(1, Ordering::Relaxed);
+        match c[0].as_str() {
+            "EXEC" => b"*2\r\n+OK\r\n+OK\r\n".to_vec(),
+            _ => b"+OK\r\n".to_vec(),
+        }
+    });
+    // Node A claims every slot, then redirects each keyed command, as a transaction does:
+    // MULTI is fine, the queued commands are moved, and EXEC aborts.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let a_port = listener.local_addr().unwrap().port();
+    fake_server_on(listener, move |c, _| match c[0].as_str() {
+        "CLUSTER" => slots_reply(a_port),
+        "MULTI" => b"+OK\r\n".to_vec(),
+        "EXEC" => b"-EXECABORT Transaction discarded because of previous errors.\r\n".to_vec(),
+        _ => {
+            let slot = tern_bench::cluster::key_slot(c[1].as_bytes());
+            format!("-MOVED {slot} 127.0.0.1:{b}\r\n").into_bytes()
+        }
+    });
+    let pa = a_port.to_string();
+    let argv = [
+        "-p",
+        &pa,
+        "--cluster",
+        "-n",
+        "1000",
+        "-c",
+        "2",
+        "-P",
+        "3",
+        "-r",
+        "20",
+        "--command",
+        "MULTI ; SET {__key__}:a 1 ; SET {__key__}:b 2 ; EXEC",
+        "-q",
+    ];
+    let load = resolve(&args(&argv)).unwrap();
+    let r = engine::run(&load, &format!("127.0.0.1:{a_port}"), None, "").unwrap();
+    assert_eq!(r.completed(), 1000);
+    assert_eq!(r.error_count(), 0, "{:?}", r.error_kinds.sorted());
+    // Each MOVED sequence is counted once (its two moved commands agree), at most once per slot
+    // and connection.
+    assert!(r.moved > 0 && r.moved <= 40, "{} MOVED", r.moved);
+    // B saw every request whole, exactly once.
+    assert_eq!(at_b.load(Ordering::Relaxed), 4000);
 }
