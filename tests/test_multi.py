@@ -176,8 +176,8 @@ def test_scenarios(tern, valkey, proto, scenario):
 # ---------------------------------------------------------------------------
 
 def test_no_reader_sees_half_a_transaction(start_server):
-    """Writers move units between keys in different slots inside MULTI/EXEC (the total
-    stays 1000); readers on every worker read all keys, in a transaction or with MGET.
+    """Writers move units between keys in different slots inside MULTI/EXEC, ten moves a
+    transaction (the total stays 1000); readers on every worker read all keys, in a transaction or with MGET.
     Any torn view shows a wrong total."""
     server = start_server("tern", [("worker-threads", "2")])
     keys = ["acct:%d" % i for i in range(6)]
@@ -189,16 +189,22 @@ def test_no_reader_sees_half_a_transaction(start_server):
 
     def writer(seed):
         import random
+        from harness import encode_command
         rng = random.Random(seed)
         with server.client() as client:
-            for _ in range(400):
-                a, b = rng.sample(keys, 2)
-                client.send(b"".join(
-                    __import__("harness").encode_command(*args) for args in
-                    (("MULTI",), ("DECRBY", a, "7"), ("INCRBY", b, "7"), ("EXEC",))))
-                replies = client.read_replies(4)
-                if not replies[3].startswith(b"*2\r\n"):
-                    errors.append(("exec", replies))
+            for _ in range(200):
+                batch = []
+                for _ in range(4):
+                    batch.append(("MULTI",))
+                    for _ in range(10):
+                        a, b = rng.sample(keys, 2)
+                        batch += [("DECRBY", a, "7"), ("INCRBY", b, "7")]
+                    batch.append(("EXEC",))
+                client.send(b"".join(encode_command(*args) for args in batch))
+                replies = client.read_replies(len(batch))
+                for exec_reply in replies[21::22]:
+                    if not exec_reply.startswith(b"*20\r\n"):
+                        errors.append(("exec", exec_reply))
 
     def reader(use_multi):
         with server.client() as client:
@@ -255,3 +261,35 @@ def test_redis_py_watch_retry_loop(start_server):
     r = server.redis(protocol=2)
     assert int(r.get(counter)) == 600
     r.close()
+
+
+def client_fields(line: bytes) -> dict:
+    fields = dict(f.split("=", 1) for f in line.decode().strip().split(" ") if "=" in f)
+    return {k: fields[k] for k in ("flags", "multi", "watch", "redir")}
+
+
+@pytest.mark.parametrize("proto", [2, 3])
+def test_client_list_shows_transactions_and_watches(tern, valkey, proto):
+    """CLIENT INFO / LIST: flag x and multi=N inside a transaction (also as seen by EXEC's own
+    CLIENT INFO), watch=N, and flag d once a watched key changed."""
+    seen = []
+    for server in (tern, valkey):
+        with server.client() as a, server.client() as b:
+            if proto == 3:
+                a.call("HELLO", "3")
+            fields = [client_fields(decode(a.call("CLIENT", "INFO")))]
+            a.call("WATCH", "wa", "wb")
+            fields.append(client_fields(decode(a.call("CLIENT", "INFO"))))
+            b.call("SET", "wa", "1")
+            a_id = decode(a.call("CLIENT", "ID"))
+            listed = decode(b.call("CLIENT", "LIST", "ID", str(a_id)))
+            fields.append(client_fields(listed))
+            a.call("MULTI")
+            a.call("SET", "x", "1")
+            a.call("CLIENT", "INFO")
+            replies = decode(a.call("EXEC"))
+            fields.append(replies if replies is None else client_fields(replies[1]))
+            a.call("CLIENT", "TRACKING", "ON", "BCAST")
+            fields.append(client_fields(decode(a.call("CLIENT", "INFO"))))
+            seen.append(fields)
+    assert seen[0] == seen[1]

@@ -257,3 +257,31 @@ def test_table_limit_evicts_and_invalidates(start_server):
         assert "tracking_total_keys:2" in info
     finally:
         s.close()
+
+
+def redirect_to_resp2_subscriber(server):
+    """RESP2 clients hear invalidations through a connection subscribed to
+    __redis__:invalidate: the tracking client redirects there."""
+    s = Session(server)
+    try:
+        listener, t, w = s.client(proto=2), s.client(proto=2), s.client()
+        listener_id = decode(listener.call("CLIENT", "ID"))
+        s.call(listener, "SUBSCRIBE", "__redis__:invalidate")
+        s.call(t, "CLIENT", "TRACKING", "ON", "REDIRECT", str(listener_id))
+        s.call(t, "GET", "k")
+        s.call(t, "MGET", "k2", "k3")
+        s.call(w, "MSET", "k", "1", "k2", "2")
+        s.received(listener)
+        s.call(w, "FLUSHDB")
+        s.received(listener)
+        s.received(t)
+        return s.transcript
+    finally:
+        s.close()
+
+
+def test_redirect_to_resp2_subscriber(tern, valkey):
+    for server in (tern, valkey):
+        with server.client() as admin:
+            admin.call("FLUSHALL")
+    assert redirect_to_resp2_subscriber(tern) == redirect_to_resp2_subscriber(valkey)

@@ -2,7 +2,7 @@
 //! and what other threads may read ([`ClientShared`]: CLIENT LIST/INFO/KILL).
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -49,6 +49,18 @@ pub struct ClientShared {
     pub closing: AtomicBool,
     /// Subscription counts (CLIENT LIST `sub=`, `psub=`, `ssub=`).
     pub subscriptions: crate::pubsub::Counts,
+    /// Commands queued since MULTI, -1 outside a transaction (CLIENT LIST `multi=`, flag `x`).
+    pub multi: AtomicI64,
+    /// Between MULTI and the end of EXEC (flag `x`).
+    pub in_multi: AtomicBool,
+    /// Keys watched (`watch=`).
+    pub watching: AtomicUsize,
+    /// A watched key changed: the next EXEC fails (flag `d`). The watch registry holds it too.
+    pub watch_dirty: Arc<AtomicBool>,
+    /// The tracking redirect: -1 when not tracking, 0 for none (`redir=`, flag `t`).
+    pub tracking_redirect: AtomicI64,
+    /// Tracking in broadcast mode (flag `B`).
+    pub tracking_bcast: AtomicBool,
 }
 
 impl ClientShared {
@@ -93,6 +105,12 @@ impl ClientShared {
             no_touch: AtomicBool::new(false),
             closing: AtomicBool::new(false),
             subscriptions: Default::default(),
+            multi: AtomicI64::new(-1),
+            in_multi: AtomicBool::new(false),
+            watching: AtomicUsize::new(0),
+            watch_dirty: Arc::new(AtomicBool::new(false)),
+            tracking_redirect: AtomicI64::new(-1),
+            tracking_bcast: AtomicBool::new(false),
         }
     }
 }
@@ -172,6 +190,7 @@ impl QueuedCommand {
 
 impl ClientState {
     pub fn new(shared: Arc<ClientShared>, authenticated: bool) -> ClientState {
+        let watch_dirty = shared.watch_dirty.clone();
         ClientState {
             shared,
             db: 0,
@@ -187,7 +206,7 @@ impl ClientState {
             no_block: false,
             multi: None,
             watched: Vec::new(),
-            watch_dirty: Arc::new(AtomicBool::new(false)),
+            watch_dirty,
             watch_expiries: Vec::new(),
             tracking: None,
             tracking_caching: None,
@@ -204,13 +223,37 @@ impl ClientState {
     pub fn unwatch_all(&mut self, watches: &crate::watch::Watches) {
         self.watch_expiries.clear();
         if self.watched.is_empty() {
-            self.watch_dirty.store(false, Ordering::Relaxed);
             return;
         }
         watches.client_watching(false);
         watches.unwatch(&self.watched, &self.watch_dirty);
+        self.shared.watching.store(0, Ordering::Relaxed);
         self.watched.clear();
         self.watch_dirty.store(false, Ordering::Relaxed);
+    }
+
+    /// Publishes the transaction and watch figures CLIENT LIST shows.
+    #[inline]
+    pub fn publish_multi(&self) {
+        // As Valkey shows it: -1 until the first MULTI or WATCH, then the queue's length (0
+        // outside a transaction).
+        let queued = match &self.multi {
+            Some(multi) => multi.queued.len() as i64,
+            None if self.shared.multi.load(Ordering::Relaxed) >= 0 || !self.watched.is_empty() => 0,
+            None => -1,
+        };
+        if self.shared.multi.load(Ordering::Relaxed) != queued {
+            self.shared.multi.store(queued, Ordering::Relaxed);
+        }
+        let in_multi = self.multi.is_some();
+        if self.shared.in_multi.load(Ordering::Relaxed) != in_multi {
+            self.shared.in_multi.store(in_multi, Ordering::Relaxed);
+        }
+        if self.shared.watching.load(Ordering::Relaxed) != self.watched.len() {
+            self.shared
+                .watching
+                .store(self.watched.len(), Ordering::Relaxed);
+        }
     }
 
     pub fn select(&mut self, db: usize) {

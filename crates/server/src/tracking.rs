@@ -362,7 +362,7 @@ fn send(
     }
     match keys {
         None if resp3 => frame.extend_from_slice(b"_\r\n"),
-        None => frame.extend_from_slice(b"*-1\r\n"),
+        None => frame.extend_from_slice(b"$-1\r\n"),
         Some(keys) => {
             frame.push(b'*');
             frame.extend_from_slice(itoa::Buffer::new().format(keys.len()).as_bytes());

@@ -785,6 +785,7 @@ fn execute(
         state.reply_mode = ReplyMode::On;
     }
     let outcome = run_command(server, local, state, out, request, now_ms);
+    state.publish_multi();
     if matches!(outcome, Outcome::Held) {
         if skip_this {
             state.reply_mode = ReplyMode::SkipNext;

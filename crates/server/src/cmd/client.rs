@@ -81,8 +81,25 @@ pub fn describe(server: &Server, client: &ClientShared, now_ms: u64) -> String {
     if client.subscriptions.active() {
         flags.push('P');
     }
+    let multi = client.multi.load(Ordering::Relaxed);
+    if client.in_multi.load(Ordering::Relaxed) {
+        flags.push('x');
+    }
     if client.blocked.load(Ordering::Relaxed) {
         flags.push('b');
+    }
+    let redirect = client.tracking_redirect.load(Ordering::Relaxed);
+    if redirect >= 0 {
+        flags.push('t');
+        if redirect > 0 && server.tracking.redirect_broken(client.id) {
+            flags.push('R');
+        }
+        if client.tracking_bcast.load(Ordering::Relaxed) {
+            flags.push('B');
+        }
+    }
+    if client.watch_dirty.load(Ordering::Relaxed) {
+        flags.push('d');
     }
     if client.closing.load(Ordering::Relaxed) {
         flags.push('A');
@@ -101,7 +118,7 @@ pub fn describe(server: &Server, client: &ClientShared, now_ms: u64) -> String {
     let lossy =
         |bytes: &parking_lot::Mutex<Vec<u8>>| String::from_utf8_lossy(&bytes.lock()).into_owned();
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} capa= db={} sub={} psub={} ssub={} multi=-1 watch=0 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events={} cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={} tot-net-in={} tot-net-out={} tot-cmds={}\n",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} capa= db={} sub={} psub={} ssub={} multi={} watch={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events={} cmd={} user=default redir={} resp={} lib-name={} lib-ver={} tot-net-in={} tot-net-out={} tot-cmds={}\n",
         client.id,
         client.addr,
         client.local_addr,
@@ -114,12 +131,20 @@ pub fn describe(server: &Server, client: &ClientShared, now_ms: u64) -> String {
         client.subscriptions.channels.load(Ordering::Relaxed),
         client.subscriptions.patterns.load(Ordering::Relaxed),
         client.subscriptions.shard_channels.load(Ordering::Relaxed),
+        multi,
+        // A watched key's change ends the watch (Valkey forgets the keys then).
+        if client.watch_dirty.load(Ordering::Relaxed) {
+            0
+        } else {
+            client.watching.load(Ordering::Relaxed)
+        },
         query_bytes,
         16 * 1024,
         output_bytes,
         16 * 1024 + query_bytes + output_bytes,
         if output_bytes > 0 { "rw" } else { "r" },
         command,
+        redirect,
         client.protocol.load(Ordering::Relaxed),
         lossy(&client.lib_name),
         lossy(&client.lib_ver),

@@ -1,6 +1,8 @@
 //! CLIENT TRACKING, CLIENT CACHING, CLIENT GETREDIR, CLIENT TRACKINGINFO: client-side caching
 //! (see `tracking`).
 
+use std::sync::atomic::Ordering;
+
 use tern_resp::Request;
 
 use super::Ctx;
@@ -56,6 +58,14 @@ pub fn tracking(ctx: &mut Ctx<'_>, request: &Request<'_>) {
         if ctx.client.tracking.take().is_some() {
             ctx.server.tracking.disable(ctx.client.id());
         }
+        ctx.client
+            .shared
+            .tracking_redirect
+            .store(-1, Ordering::Relaxed);
+        ctx.client
+            .shared
+            .tracking_bcast
+            .store(false, Ordering::Relaxed);
         ctx.client.tracking_caching = None;
         ctx.reply.ok();
     } else {
@@ -118,6 +128,13 @@ fn enable(ctx: &mut Ctx<'_>, options: Options) {
     ctx.server
         .tracking
         .enable(&ctx.client.shared, options.clone());
+    let shared = &ctx.client.shared;
+    shared
+        .tracking_redirect
+        .store(options.redirect as i64, Ordering::Relaxed);
+    shared
+        .tracking_bcast
+        .store(options.bcast, Ordering::Relaxed);
     ctx.client.tracking = Some(Box::new(options));
     ctx.reply.ok();
 }
