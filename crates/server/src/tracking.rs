@@ -43,6 +43,9 @@ pub struct Options {
     pub prefixes: Vec<Box<[u8]>>,
 }
 
+/// Key → the clients that read it since it last changed (one shard of them).
+type Readers = Mutex<HashMap<Box<[u8]>, Vec<u64>>>;
+
 /// A tracking client, as the senders need it.
 struct Tracker {
     shared: Arc<ClientShared>,
@@ -65,7 +68,7 @@ pub struct Tracking {
     clients: AtomicUsize,
     trackers: RwLock<HashMap<u64, Tracker>>,
     /// Key → the clients that read it since it last changed.
-    shards: Box<[Mutex<HashMap<Box<[u8]>, Vec<u64>>>]>,
+    shards: Box<[Readers]>,
     keys: AtomicUsize,
     items: AtomicUsize,
     /// Broadcast prefixes, in byte order (messages for several prefixes go out in that order).
@@ -195,7 +198,7 @@ impl Tracking {
         }
     }
 
-    fn shard(&self, key: &[u8]) -> &Mutex<HashMap<Box<[u8]>, Vec<u64>>> {
+    fn shard(&self, key: &[u8]) -> &Readers {
         let hash = tern_keyspace::key_hash(key);
         &self.shards[(hash >> 58) as usize % SHARDS]
     }
