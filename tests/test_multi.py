@@ -18,7 +18,7 @@ import pytest
 
 from difftools import run_commands
 from harness import decode
-from test_blocking import Session
+from test_blocking import run_scenario
 
 
 def c(line: str):
@@ -152,23 +152,10 @@ SCENARIOS = [other_writes_watched_key, other_writes_another_key, other_deletes_w
              watch_in_other_database, watched_key_expires, transaction_wakes_waiter]
 
 
-def run_scenario(server, proto, scenario):
-    with server.client() as admin:
-        admin.call("FLUSHALL")
-    session = Session(server, proto)
-    try:
-        scenario(session)
-    finally:
-        session.close()
-    return session.transcript
-
-
 @pytest.mark.parametrize("proto", [2, 3])
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda f: f.__name__)
 def test_scenarios(tern, valkey, proto, scenario):
-    got = run_scenario(tern, proto, scenario)
-    want = run_scenario(valkey, proto, scenario)
-    assert got == want
+    assert run_scenario(tern, proto, scenario) == run_scenario(valkey, proto, scenario)
 
 
 # ---------------------------------------------------------------------------

@@ -69,7 +69,12 @@ impl Lanes {
     /// The lane if it is free now (periodic work that can wait for the next round).
     pub fn try_enter(&self, worker: usize) -> Option<LaneHold<'_>> {
         let lane = &self.lanes[worker].0;
-        lane.try_lock_shared().then_some(LaneHold { lane })
+        // Built only once the lock is held: a hold's drop releases it.
+        if lane.try_lock_shared() {
+            Some(LaneHold { lane })
+        } else {
+            None
+        }
     }
 }
 

@@ -338,16 +338,20 @@ pub fn script_exists(ctx: &mut Ctx<'_>, request: &Request<'_>) {
     }
 }
 
-pub fn script_flush(ctx: &mut Ctx<'_>, request: &Request<'_>) {
-    let valid = match request.len() {
+/// SCRIPT FLUSH and FUNCTION FLUSH take nothing, SYNC or ASYNC.
+fn flush_mode_ok(request: &Request<'_>) -> bool {
+    match request.len() {
         2 => true,
         3 => {
             let mode = request.arg(2);
             mode.eq_ignore_ascii_case(b"sync") || mode.eq_ignore_ascii_case(b"async")
         }
         _ => false,
-    };
-    if !valid {
+    }
+}
+
+pub fn script_flush(ctx: &mut Ctx<'_>, request: &Request<'_>) {
+    if !flush_mode_ok(request) {
         return ctx
             .reply
             .error(b"ERR SCRIPT FLUSH only support SYNC|ASYNC option");
@@ -548,15 +552,7 @@ pub fn function_delete(ctx: &mut Ctx<'_>, request: &Request<'_>) {
 }
 
 pub fn function_flush(ctx: &mut Ctx<'_>, request: &Request<'_>) {
-    let valid = match request.len() {
-        2 => true,
-        3 => {
-            let mode = request.arg(2);
-            mode.eq_ignore_ascii_case(b"sync") || mode.eq_ignore_ascii_case(b"async")
-        }
-        _ => false,
-    };
-    if !valid {
+    if !flush_mode_ok(request) {
         return ctx
             .reply
             .error(b"ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
