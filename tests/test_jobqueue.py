@@ -242,7 +242,8 @@ def rq_server_errors(workers) -> str | None:
 @pytest.mark.parametrize("kind", [
     # With TERN_AS_VALKEY=1 the reference runs in Tern's place and this passes.
     pytest.param("tern", marks=pytest.mark.xfail(
-        not harness.tern_as_valkey(), reason=RQ_NEEDS_STREAMS, strict=True)),
+        not harness.tern_as_valkey(), reason=RQ_NEEDS_STREAMS, strict=True,
+        raises=pytest.fail.Exception)),
     "valkey",
 ])
 def test_rq_workers_process_retry_and_complete(start_server, kind):
