@@ -247,6 +247,38 @@ pub struct Engine {
     pub libraries: functions::Libraries,
     /// The protocol `server.setresp` chose for this run (3: RESP3).
     resp3: Arc<AtomicBool>,
+    /// The host of the run in progress, which the primitives installed once reach it through.
+    host: Arc<CurrentHost>,
+}
+
+/// The host of the run in progress: set for the length of a run, empty otherwise. The
+/// primitives (`call`, `log`, `acl_check_cmd`) are created once, with the engine, rather than
+/// for each run; they reach the run's host through this.
+#[derive(Default)]
+struct CurrentHost(std::cell::Cell<Option<*mut (dyn Host + 'static)>>);
+
+// SAFETY: the engine is used by one thread at a time (it sits behind the server's lock), and
+// the pointer is set only for the length of a run on that thread.
+unsafe impl Send for CurrentHost {}
+unsafe impl Sync for CurrentHost {}
+
+impl CurrentHost {
+    /// The run's host, or None outside a run.
+    fn with<R>(&self, body: impl FnOnce(&mut dyn Host) -> R) -> Option<R> {
+        let pointer = self.0.get()?;
+        // SAFETY: set by `Engine::run_inner` from a `&mut dyn Host` that outlives the run and
+        // that nothing else uses meanwhile; cleared before the run returns.
+        Some(body(unsafe { &mut *pointer }))
+    }
+}
+
+/// Clears the current host when a run ends, however it ends.
+struct HostGuard<'a>(&'a CurrentHost);
+
+impl Drop for HostGuard<'_> {
+    fn drop(&mut self) {
+        self.0 .0.set(None);
+    }
 }
 
 /// The text of an error value, whatever its type, as `tostring` would show it (without the
@@ -302,12 +334,96 @@ impl Engine {
         let random = Arc::new(AtomicU64::new(lrand48_seed(0)));
         hidden.set("version", version)?;
         hidden.set("version_num", version_num)?;
-        // Placeholders until a run installs the real primitives.
-        let not_running = lua.create_function(|lua, _: MultiValue| {
-            let table = convert::error_table(lua, b"-ERR no script is running")?;
-            Ok((false, table))
-        })?;
-        hidden.set("call", not_running)?;
+        // The primitives that reach the run's host, created once.
+        let host = Arc::new(CurrentHost::default());
+        {
+            let host = host.clone();
+            let resp3 = resp3.clone();
+            let call = lua.create_function(move |lua, args: MultiValue| {
+                let argv = match command_args(lua, &args)? {
+                    Ok(argv) => argv,
+                    Err(table) => return Ok((false, Value::Table(table))),
+                };
+                let reply = match host.with(|host| host.call(&argv, resp3.load(Ordering::Relaxed)))
+                {
+                    Some(reply) => reply,
+                    None => return Ok((false, Value::Table(not_running(lua)?))),
+                };
+                match reply {
+                    Ok(bytes) => {
+                        let value = convert::reply_to_lua(lua, &bytes)?;
+                        let failed = bytes.first() == Some(&b'-');
+                        Ok((!failed, value))
+                    }
+                    Err(text) => {
+                        let mut full = text.clone();
+                        if !full.starts_with(b"-") {
+                            full.insert(0, b'-');
+                        }
+                        let table = convert::error_table(lua, &full)?;
+                        table.raw_set("ignore_error_stats_update", true)?;
+                        Ok((false, Value::Table(table)))
+                    }
+                }
+            })?;
+            hidden.set("call", call)?;
+        }
+        {
+            let host = host.clone();
+            let log = lua.create_function(move |lua, args: MultiValue| {
+                if args.len() < 2 {
+                    let e =
+                        convert::error_table(lua, b"server.log() requires two arguments or more.")?;
+                    return Ok((false, Value::Table(e)));
+                }
+                let Some(level) = lua_to_number(&args[0]) else {
+                    let e =
+                        convert::error_table(lua, b"First argument must be a number (log level).")?;
+                    return Ok((false, Value::Table(e)));
+                };
+                let level = level as i64;
+                if !(0..=3).contains(&level) {
+                    let e = convert::error_table(lua, b"Invalid log level.")?;
+                    return Ok((false, Value::Table(e)));
+                }
+                let mut text = Vec::new();
+                for (index, arg) in args.iter().skip(1).enumerate() {
+                    let piece = match arg {
+                        Value::String(s) => s.as_bytes().to_vec(),
+                        Value::Number(n) => lua_number_text(*n).into_bytes(),
+                        Value::Integer(n) => n.to_string().into_bytes(),
+                        _ => continue,
+                    };
+                    if index > 0 {
+                        text.push(b' ');
+                    }
+                    text.extend_from_slice(&piece);
+                }
+                host.with(|host| host.log(level, &text));
+                Ok((true, Value::Nil))
+            })?;
+            hidden.set("log", log)?;
+        }
+        {
+            let host = host.clone();
+            let acl = lua.create_function(move |lua, args: MultiValue| {
+                let argv = match command_args(lua, &args)? {
+                    Ok(argv) => argv,
+                    Err(table) => return Ok((false, Value::Table(table))),
+                };
+                match host.with(|host| host.acl_check(&argv)).flatten() {
+                    Some(allowed) => Ok((true, Value::Boolean(allowed))),
+                    None => {
+                        let e = convert::error_table(
+                            lua,
+                            b"Invalid command passed to server.acl_check_cmd()",
+                        )?;
+                        Ok((false, Value::Table(e)))
+                    }
+                }
+            })?;
+            hidden.set("acl_check_cmd", acl)?;
+        }
         hidden.set(
             "errtext",
             lua.create_function(|_, value: Value| Ok(error_message(&value)))?,
@@ -517,6 +633,7 @@ impl Engine {
             scripts: HashMap::new(),
             libraries: functions::Libraries::default(),
             resp3,
+            host,
         })
     }
 
@@ -691,102 +808,27 @@ impl Engine {
         )?;
         let real: Table = self.hidden.get("real")?;
         let handler: Function = self.hidden.get("handler")?;
-        let resp3 = self.resp3.clone();
-        let hidden = self.hidden.clone();
-        let previous_call: Value = hidden.get("call")?;
-        let previous_log: Value = hidden.get("log")?;
-        let previous_acl: Value = hidden.get("acl_check_cmd")?;
-        let host = std::cell::RefCell::new(host);
-        let result = lua.scope(|scope| {
-            let call = scope.create_function(|lua, args: MultiValue| {
-                let argv = match command_args(lua, &args)? {
-                    Ok(argv) => argv,
-                    Err(table) => return Ok((false, Value::Table(table))),
-                };
-                let reply = host.borrow_mut().call(&argv, resp3.load(Ordering::Relaxed));
-                match reply {
-                    Ok(bytes) => {
-                        let value = convert::reply_to_lua(lua, &bytes)?;
-                        let failed = bytes.first() == Some(&b'-');
-                        Ok((!failed, value))
-                    }
-                    Err(text) => {
-                        let mut full = text.clone();
-                        if !full.starts_with(b"-") {
-                            full.insert(0, b'-');
-                        }
-                        let table = convert::error_table(lua, &full)?;
-                        table.raw_set("ignore_error_stats_update", true)?;
-                        Ok((false, Value::Table(table)))
-                    }
-                }
-            })?;
-            let log = scope.create_function(|lua, args: MultiValue| {
-                if args.len() < 2 {
-                    let e =
-                        convert::error_table(lua, b"server.log() requires two arguments or more.")?;
-                    return Ok((false, Value::Table(e)));
-                }
-                let Some(level) = lua_to_number(&args[0]) else {
-                    let e =
-                        convert::error_table(lua, b"First argument must be a number (log level).")?;
-                    return Ok((false, Value::Table(e)));
-                };
-                let level = level as i64;
-                if !(0..=3).contains(&level) {
-                    let e = convert::error_table(lua, b"Invalid log level.")?;
-                    return Ok((false, Value::Table(e)));
-                }
-                let mut text = Vec::new();
-                for (index, arg) in args.iter().skip(1).enumerate() {
-                    let piece = match arg {
-                        Value::String(s) => s.as_bytes().to_vec(),
-                        Value::Number(n) => lua_number_text(*n).into_bytes(),
-                        Value::Integer(n) => n.to_string().into_bytes(),
-                        _ => continue,
-                    };
-                    if index > 0 {
-                        text.push(b' ');
-                    }
-                    text.extend_from_slice(&piece);
-                }
-                host.borrow_mut().log(level, &text);
-                Ok((true, Value::Nil))
-            })?;
-            let acl = scope.create_function(|lua, args: MultiValue| {
-                let argv = match command_args(lua, &args)? {
-                    Ok(argv) => argv,
-                    Err(table) => return Ok((false, Value::Table(table))),
-                };
-                match host.borrow_mut().acl_check(&argv) {
-                    Some(allowed) => Ok((true, Value::Boolean(allowed))),
-                    None => {
-                        let e = convert::error_table(
-                            lua,
-                            b"Invalid command passed to server.acl_check_cmd()",
-                        )?;
-                        Ok((false, Value::Table(e)))
-                    }
-                }
-            })?;
-            hidden.set("call", call)?;
-            hidden.set("log", log)?;
-            hidden.set("acl_check_cmd", acl)?;
-            if is_function {
-                let runner: Function = hidden.get("run_function")?;
-                runner.call::<(bool, Value)>((function, keys_table, args_table, handler.clone()))
-            } else {
-                real.raw_set("KEYS", keys_table)?;
-                real.raw_set("ARGV", args_table)?;
-                let runner: Function = hidden.get("run_script")?;
-                runner.call::<(bool, Value)>((function, handler.clone()))
-            }
-        });
-        hidden.set("call", previous_call)?;
-        hidden.set("log", previous_log)?;
-        hidden.set("acl_check_cmd", previous_acl)?;
-        result
+        // SAFETY: the lifetime is erased only for the length of this run; the guard clears
+        // the pointer before `host`'s borrow ends.
+        let host: *mut (dyn Host + '_) = host;
+        let host: *mut (dyn Host + 'static) = unsafe { std::mem::transmute(host) };
+        self.host.0.set(Some(host));
+        let _guard = HostGuard(&self.host);
+        if is_function {
+            let runner: Function = self.hidden.get("run_function")?;
+            runner.call::<(bool, Value)>((function, keys_table, args_table, handler))
+        } else {
+            real.raw_set("KEYS", keys_table)?;
+            real.raw_set("ARGV", args_table)?;
+            let runner: Function = self.hidden.get("run_script")?;
+            runner.call::<(bool, Value)>((function, handler))
+        }
     }
+}
+
+/// The error a primitive gives outside a run (while a library loads, say).
+fn not_running(lua: &Lua) -> mlua::Result<Table> {
+    convert::error_table(lua, b"-ERR no script is running")
 }
 
 /// The text of a plain engine error (a kill), if `error` is one.
