@@ -249,6 +249,7 @@ pub struct Engine {
     resp3: Arc<AtomicBool>,
     /// The host of the run in progress, which the primitives installed once reach it through.
     host: Arc<CurrentHost>,
+    runners: Option<Runners>,
 }
 
 /// The host of the run in progress: set for the length of a run, empty otherwise. The
@@ -634,6 +635,7 @@ impl Engine {
             libraries: functions::Libraries::default(),
             resp3,
             host,
+            runners: None,
         })
     }
 
@@ -796,18 +798,26 @@ impl Engine {
         host: &mut dyn Host,
     ) -> mlua::Result<(bool, Value)> {
         let lua = &self.lua;
-        let keys_table = lua.create_sequence_from(
-            keys.iter()
-                .map(|k| lua.create_string(k))
-                .collect::<mlua::Result<Vec<_>>>()?,
-        )?;
-        let args_table = lua.create_sequence_from(
-            args.iter()
-                .map(|a| lua.create_string(a))
-                .collect::<mlua::Result<Vec<_>>>()?,
-        )?;
-        let real: Table = self.hidden.get("real")?;
-        let handler: Function = self.hidden.get("handler")?;
+        let sequence = |items: &[&[u8]]| -> mlua::Result<Table> {
+            let table = lua.create_table_with_capacity(items.len(), 0)?;
+            for (index, item) in items.iter().enumerate() {
+                table.raw_set(index + 1, lua.create_string(item)?)?;
+            }
+            Ok(table)
+        };
+        let keys_table = sequence(keys)?;
+        let args_table = sequence(args)?;
+        if self.runners.is_none() {
+            self.runners = Some(Runners {
+                real: self.hidden.get("real")?,
+                handler: self.hidden.get("handler")?,
+                run_script: self.hidden.get("run_script")?,
+                run_function: self.hidden.get("run_function")?,
+            });
+        }
+        let Some(runners) = &self.runners else {
+            unreachable!("set above");
+        };
         // SAFETY: the lifetime is erased only for the length of this run; the guard clears
         // the pointer before `host`'s borrow ends.
         let host: *mut (dyn Host + '_) = host;
@@ -815,15 +825,28 @@ impl Engine {
         self.host.0.set(Some(host));
         let _guard = HostGuard(&self.host);
         if is_function {
-            let runner: Function = self.hidden.get("run_function")?;
-            runner.call::<(bool, Value)>((function, keys_table, args_table, handler))
+            runners.run_function.call::<(bool, Value)>((
+                function,
+                keys_table,
+                args_table,
+                &runners.handler,
+            ))
         } else {
-            real.raw_set("KEYS", keys_table)?;
-            real.raw_set("ARGV", args_table)?;
-            let runner: Function = self.hidden.get("run_script")?;
-            runner.call::<(bool, Value)>((function, handler))
+            runners.real.raw_set("KEYS", keys_table)?;
+            runners.real.raw_set("ARGV", args_table)?;
+            runners
+                .run_script
+                .call::<(bool, Value)>((function, &runners.handler))
         }
     }
+}
+
+/// The prelude's pieces every run uses, looked up once.
+struct Runners {
+    real: Table,
+    handler: Function,
+    run_script: Function,
+    run_function: Function,
 }
 
 /// The error a primitive gives outside a run (while a library loads, say).
