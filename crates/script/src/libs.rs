@@ -2,11 +2,14 @@
 //! reference server's bundled library output for output and error for error.
 
 mod bit;
+mod cjson;
 
-use mlua::{Lua, MultiValue, Table, Value};
+use std::ffi::c_int;
+
+use mlua::{ffi, Lua, MultiValue, Table, Value};
 
 pub fn register(lua: &Lua, hidden: &Table) -> mlua::Result<()> {
-    hidden.set("cjson", lua.create_table()?)?;
+    hidden.set("cjson", cjson::create(lua)?)?;
     hidden.set("bit", bit::create(lua)?)?;
     hidden.set("struct", lua.create_table()?)?;
     hidden.set("cmsgpack", lua.create_table()?)?;
@@ -81,4 +84,107 @@ pub(crate) fn check_number(lua: &Lua, args: &MultiValue, index: usize) -> mlua::
             &format!("number expected, got {}", type_name(value)),
         )
     })
+}
+
+/// `printf("%.<precision>g")`: the shortest of fixed and exponent forms, trailing zeros removed.
+pub(crate) fn fmt_g(n: f64, precision: usize) -> String {
+    let precision = precision.max(1);
+    if n.is_nan() {
+        return if n.is_sign_negative() { "-nan" } else { "nan" }.into();
+    }
+    if n.is_infinite() {
+        return if n > 0.0 { "inf" } else { "-inf" }.into();
+    }
+    if n == 0.0 {
+        return if n.is_sign_negative() { "-0" } else { "0" }.into();
+    }
+    let sci = format!("{:.*e}", precision - 1, n);
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if exp < -4 || exp >= precision as i32 {
+        let mantissa = trim_fraction(mantissa);
+        let sign = if exp < 0 { '-' } else { '+' };
+        return format!("{mantissa}e{sign}{:02}", exp.unsigned_abs());
+    }
+    let decimals = (precision as i32 - 1 - exp).max(0) as usize;
+    trim_fraction(&format!("{:.*}", decimals, n)).to_string()
+}
+
+fn trim_fraction(text: &str) -> &str {
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        text
+    }
+}
+
+/// The C function in front of a library function that needs its arguments exact: it passes
+/// them packed in a table with their count, so numbers reach Rust unrounded (a plain argument
+/// list turns numbers closer to zero than the machine epsilon, and -0, into the integer 0).
+/// Being a C function, it keeps the caller's frame on a tail call, so errors still carry the
+/// script's position.
+unsafe extern "C-unwind" fn pack_arguments(state: *mut ffi::lua_State) -> c_int {
+    let n = ffi::lua_gettop(state);
+    ffi::luaL_checkstack(state, 4, c"too many arguments".as_ptr());
+    ffi::lua_createtable(state, n, 0);
+    for i in 1..=n {
+        ffi::lua_pushvalue(state, i);
+        ffi::lua_rawseti_(state, -2, i);
+    }
+    ffi::lua_pushvalue(state, ffi::lua_upvalueindex(1));
+    ffi::lua_insert(state, -2);
+    ffi::lua_pushinteger(state, n as ffi::lua_Integer);
+    ffi::lua_call(state, 2, ffi::LUA_MULTRET);
+    ffi::lua_gettop(state) - n
+}
+
+/// A function that gets its arguments through [`pack_arguments`]. Its argument errors name the
+/// function one level up the stack ([`arg_error_at`] with level 1).
+pub(crate) fn shimmed<F, R>(lua: &Lua, f: F) -> mlua::Result<mlua::Function>
+where
+    F: Fn(&Lua, Args) -> mlua::Result<R> + Send + 'static,
+    R: mlua::IntoLuaMulti,
+{
+    let raw = lua.create_function(move |lua, (t, n): (Table, usize)| f(lua, Args { n, t }))?;
+    // SAFETY: the closure only pushes a C closure over the function it was given.
+    unsafe {
+        lua.exec_raw::<mlua::Function>(raw, |state| ffi::lua_pushcclosure(state, pack_arguments, 1))
+    }
+}
+
+/// Arguments packed by [`pack_arguments`].
+pub(crate) struct Args {
+    pub n: usize,
+    pub t: Table,
+}
+
+impl Args {
+    /// Argument `i` (1-based), numbers exact.
+    pub fn get(&self, i: usize) -> mlua::Result<Value> {
+        exact(&self.t, Value::Integer(i as i64), self.t.raw_get(i)?)
+    }
+}
+
+/// `value`, read from `table[key]`, with its number re-read exactly when the plain conversion
+/// may have rounded it to the integer 0.
+pub(crate) fn exact(table: &Table, key: Value, value: Value) -> mlua::Result<Value> {
+    match value {
+        Value::Integer(0) => Ok(Value::Number(
+            table
+                .raw_get::<Option<f64>>(key)
+                .ok()
+                .flatten()
+                .unwrap_or(0.0),
+        )),
+        other => Ok(other),
+    }
+}
+
+/// A number value as f64.
+pub(crate) fn number_of(value: &Value) -> Option<f64> {
+    match value {
+        Value::Integer(n) => Some(*n as f64),
+        Value::Number(n) => Some(*n),
+        _ => None,
+    }
 }
