@@ -3,15 +3,16 @@
 
 mod bit;
 mod cjson;
+mod lstruct;
 
 use std::ffi::c_int;
 
-use mlua::{ffi, Lua, MultiValue, Table, Value};
+use mlua::{ffi, Lua, Table, Value};
 
 pub fn register(lua: &Lua, hidden: &Table) -> mlua::Result<()> {
     hidden.set("cjson", cjson::create(lua)?)?;
     hidden.set("bit", bit::create(lua)?)?;
-    hidden.set("struct", lua.create_table()?)?;
+    hidden.set("struct", lstruct::create(lua)?)?;
     hidden.set("cmsgpack", lua.create_table()?)?;
     Ok(())
 }
@@ -72,18 +73,6 @@ pub(crate) fn to_number(lua: &Lua, value: Option<&Value>) -> Option<f64> {
         v @ Value::String(_) => lua.coerce_number(v.clone()).ok().flatten(),
         _ => None,
     }
-}
-
-/// `luaL_checknumber`: the number at argument `index` (1-based) or the argument error.
-pub(crate) fn check_number(lua: &Lua, args: &MultiValue, index: usize) -> mlua::Result<f64> {
-    let value = args.get(index - 1);
-    to_number(lua, value).ok_or_else(|| {
-        arg_error(
-            lua,
-            index,
-            &format!("number expected, got {}", type_name(value)),
-        )
-    })
 }
 
 /// `printf("%.<precision>g")`: the shortest of fixed and exponent forms, trailing zeros removed.

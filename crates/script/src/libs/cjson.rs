@@ -302,7 +302,7 @@ impl Encoder {
                             if i > 1 {
                                 self.out.push(b',');
                             }
-                            let v = exact(t, Value::Integer(i as i64), t.raw_get(i)?)?;
+                            let v = exact(t, Value::Integer(i), t.raw_get(i)?)?;
                             self.value(&v, depth, slots + 1)?;
                         }
                         self.out.push(b']');
