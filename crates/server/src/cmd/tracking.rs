@@ -142,28 +142,28 @@ fn enable(ctx: &mut Ctx<'_>, options: Options) {
 /// Valkey's check that a client's prefixes never contain one another.
 fn prefix_collision(existing: &[Box<[u8]>], given: &[Box<[u8]>]) -> Option<Vec<u8>> {
     let overlaps = |a: &[u8], b: &[u8]| a.starts_with(b) || b.starts_with(a);
+    let error = |prefix: &[u8], whose: &[u8], other: &[u8]| {
+        let mut error = b"ERR Prefix '".to_vec();
+        error.extend_from_slice(prefix);
+        error.extend_from_slice(b"' overlaps with ");
+        error.extend_from_slice(whose);
+        error.extend_from_slice(b" prefix '");
+        error.extend_from_slice(other);
+        error.extend_from_slice(b"'. Prefixes for a single client must not overlap.");
+        error
+    };
     for (index, prefix) in given.iter().enumerate() {
         if let Some(other) = existing
             .iter()
             .find(|other| **other != *prefix && overlaps(prefix, other))
         {
-            let mut error = b"ERR Prefix '".to_vec();
-            error.extend_from_slice(prefix);
-            error.extend_from_slice(b"' overlaps with an existing prefix '");
-            error.extend_from_slice(other);
-            error.extend_from_slice(b"'. Prefixes for a single client must not overlap.");
-            return Some(error);
+            return Some(error(prefix, b"an existing", other));
         }
         if let Some(other) = given[index + 1..]
             .iter()
             .find(|other| overlaps(prefix, other))
         {
-            let mut error = b"ERR Prefix '".to_vec();
-            error.extend_from_slice(prefix);
-            error.extend_from_slice(b"' overlaps with another provided prefix '");
-            error.extend_from_slice(other);
-            error.extend_from_slice(b"'. Prefixes for a single client must not overlap.");
-            return Some(error);
+            return Some(error(prefix, b"another provided", other));
         }
     }
     None
