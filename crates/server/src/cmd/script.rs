@@ -17,10 +17,35 @@ use crate::log::Level;
 /// The server's scripting state: the interpreter (locked while a script runs or the cache
 /// changes) and what other connections read without that lock.
 pub struct Scripting {
-    pub engine: Mutex<Engine>,
+    pub engine: Mutex<EngineCell>,
     pub run: Arc<RunState>,
     pub library_count: AtomicUsize,
     pub function_count: AtomicUsize,
+}
+
+/// The interpreter, movable between worker threads.
+///
+/// The binding's thread-safe mode puts a re-entrant lock around every call into the
+/// interpreter; Tern already serializes all use of it behind `Scripting::engine`, so the binding
+/// runs without that layer and this wrapper says the engine may move between threads.
+pub struct EngineCell(Engine);
+
+// SAFETY: every value that refers to the interpreter (the state, tables, functions, the cached
+// scripts and libraries) lives inside the engine and is touched only while the mutex around
+// this cell is held, which orders all uses from different threads; none escapes it.
+unsafe impl Send for EngineCell {}
+
+impl std::ops::Deref for EngineCell {
+    type Target = Engine;
+    fn deref(&self) -> &Engine {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for EngineCell {
+    fn deref_mut(&mut self) -> &mut Engine {
+        &mut self.0
+    }
 }
 
 impl Default for Scripting {
@@ -50,7 +75,7 @@ impl Scripting {
         let engine = Engine::new(run.clone(), crate::VALKEY_VERSION, version_num())
             .expect("the script interpreter starts");
         Scripting {
-            engine: Mutex::new(engine),
+            engine: Mutex::new(EngineCell(engine)),
             run,
             library_count: AtomicUsize::new(0),
             function_count: AtomicUsize::new(0),
