@@ -38,11 +38,36 @@ impl From<mlua::Error> for Failure {
     }
 }
 
-type Outcome = Result<Vec<Value>, Failure>;
+/// Results kept in a Lua table (1..count, nils included) rather than as handles: the binding
+/// holds each handle in a slot of a stack as limited as the interpreter's.
+struct Results {
+    list: Table,
+    count: usize,
+}
+
+impl Results {
+    fn new(lua: &Lua) -> mlua::Result<Results> {
+        Ok(Results {
+            list: lua.create_table()?,
+            count: 0,
+        })
+    }
+
+    fn push(&mut self, value: Value) -> mlua::Result<()> {
+        self.count += 1;
+        self.list.raw_set(self.count, value)
+    }
+}
+
+type Outcome = Result<Results, Failure>;
 
 pub fn create(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
-    t.set("pack", wrapped(lua, pack)?)?;
+    let entries = entries_function(lua)?;
+    t.set(
+        "pack",
+        wrapped(lua, move |lua, args| pack(lua, &entries, args))?,
+    )?;
     t.set(
         "unpack",
         wrapped(lua, |lua, args| unpack_entry(lua, args, Mode::All))?,
@@ -113,14 +138,7 @@ where
     let raw =
         lua.create_function(
             move |lua, (t, n): (Table, usize)| match f(lua, Args { n, t }) {
-                Ok(values) => {
-                    let count = values.len() as i64;
-                    let list = lua.create_table_with_capacity(values.len(), 0)?;
-                    for (i, v) in values.into_iter().enumerate() {
-                        list.raw_set(i + 1, v)?;
-                    }
-                    Ok((OK, Value::Table(list), count))
-                }
+                Ok(results) => Ok((OK, Value::Table(results.list), results.count as i64)),
                 Err(Failure::Plain(text)) => {
                     Ok((RAISE, Value::String(lua.create_string(&text)?), 0))
                 }
@@ -135,25 +153,58 @@ where
 // ---------------------------------------------------------------------------------------------
 // Encoding.
 
-fn pack(lua: &Lua, args: Args) -> Outcome {
+/// The C function listing a table's entries (see [`entries`]).
+fn entries_function(lua: &Lua) -> mlua::Result<mlua::Function> {
+    // SAFETY: `entries` follows the C function protocol and reserves the slots it uses.
+    unsafe { lua.create_c_function(entries) }
+}
+
+/// Lists the entries of the table given, in the interpreter's order, as a new table
+/// `{k1, v1, k2, v2, ...}` and their count: keys stay exact there (the binding turns a key
+/// closer to zero than its epsilon into 0, which it could not continue a traversal from), and
+/// one table holds what would otherwise take a binding handle per key and value.
+unsafe extern "C-unwind" fn entries(state: *mut ffi::lua_State) -> c_int {
+    ffi::luaL_checkstack(state, 4, c"in function entries".as_ptr());
+    ffi::lua_settop(state, 1);
+    ffi::lua_createtable(state, 0, 0);
+    let mut n: c_int = 0;
+    ffi::lua_pushnil(state);
+    while ffi::lua_next(state, 1) != 0 {
+        ffi::lua_pushvalue(state, -2);
+        ffi::lua_rawseti_(state, 2, 2 * n + 1);
+        ffi::lua_rawseti_(state, 2, 2 * n + 2);
+        n += 1;
+    }
+    ffi::lua_pushinteger(state, n as ffi::lua_Integer);
+    2
+}
+
+fn pack(lua: &Lua, entries: &mlua::Function, args: Args) -> Outcome {
     if args.n == 0 {
         return Err(arg_error_at(lua, 1, 0, "MessagePack pack needs input.").into());
     }
     let mut out = Vec::new();
     for i in 1..=args.n {
-        encode(&mut out, &args.get(i)?, 0)?;
+        encode(entries, &mut out, &args.get(i)?, 0)?;
     }
-    Ok(vec![Value::String(lua.create_string(&out)?)])
+    let mut results = Results::new(lua)?;
+    results.push(Value::String(lua.create_string(&out)?))?;
+    Ok(results)
 }
 
 /// Appends `value`, found `level` tables deep.
-fn encode(out: &mut Vec<u8>, value: &Value, level: usize) -> mlua::Result<()> {
+fn encode(
+    entries: &mlua::Function,
+    out: &mut Vec<u8>,
+    value: &Value,
+    level: usize,
+) -> mlua::Result<()> {
     match value {
         Value::String(s) => encode_bytes(out, &s.as_bytes()),
         Value::Boolean(b) => out.push(if *b { 0xc3 } else { 0xc2 }),
         Value::Integer(n) => encode_int(out, *n),
         Value::Number(n) => encode_number(out, *n),
-        Value::Table(t) if level < MAX_NESTING => encode_table(out, t, level)?,
+        Value::Table(t) if level < MAX_NESTING => encode_table(entries, out, t, level)?,
         _ => out.push(0xc0),
     }
     Ok(())
@@ -238,45 +289,47 @@ fn encode_header(out: &mut Vec<u8>, n: usize, fix: u8, wide: u8) {
     }
 }
 
-fn encode_table(out: &mut Vec<u8>, t: &Table, level: usize) -> mlua::Result<()> {
-    let mut pairs = Vec::new();
-    for pair in t.clone().pairs::<Value, Value>() {
-        let (k, v) = pair?;
-        let v = exact(t, k.clone(), v)?;
-        pairs.push((k, v));
-    }
-    if is_array(&pairs) {
+fn encode_table(
+    entries: &mlua::Function,
+    out: &mut Vec<u8>,
+    t: &Table,
+    level: usize,
+) -> mlua::Result<()> {
+    let (list, n): (Table, usize) = entries.call(t)?;
+    let read = |i: usize| exact(&list, Value::Integer(i as i64), list.raw_get(i)?);
+    if is_array(n, |i| read(2 * i - 1))? {
         let len = t.raw_len();
         encode_header(out, len, 0x90, 0xdc);
         for i in 1..=len {
             let v = exact(t, Value::Integer(i as i64), t.raw_get(i)?)?;
-            encode(out, &v, level + 1)?;
+            encode(entries, out, &v, level + 1)?;
         }
     } else {
-        encode_header(out, pairs.len(), 0x80, 0xde);
-        for (k, v) in &pairs {
-            encode(out, k, level + 1)?;
-            encode(out, v, level + 1)?;
+        encode_header(out, n, 0x80, 0xde);
+        for i in 1..=n {
+            encode(entries, out, &read(2 * i - 1)?, level + 1)?;
+            encode(entries, out, &read(2 * i)?, level + 1)?;
         }
     }
     Ok(())
 }
 
-/// Whether the keys are exactly 1..n (numbers, whole, within a C int), the empty table included.
-fn is_array(pairs: &[(Value, Value)]) -> bool {
+/// Whether the `n` keys (`key(1..=n)`) are exactly 1..n (numbers, whole, within a C int), the
+/// empty table included.
+fn is_array(n: usize, key: impl Fn(usize) -> mlua::Result<Value>) -> mlua::Result<bool> {
     let mut max = 0i64;
-    for (k, _) in pairs {
-        let n = match k {
-            Value::Integer(n) => *n as f64,
-            Value::Number(n) => *n,
-            _ => return false,
+    for i in 1..=n {
+        let k = match key(i)? {
+            Value::Integer(k) => k as f64,
+            Value::Number(k) => k,
+            _ => return Ok(false),
         };
-        if !(n > 0.0 && n <= i32::MAX as f64 && n.trunc() == n) {
-            return false;
+        if !(k > 0.0 && k <= i32::MAX as f64 && k.trunc() == k) {
+            return Ok(false);
         }
-        max = max.max(n as i64);
+        max = max.max(k as i64);
     }
-    max == pairs.len() as i64
+    Ok(max == n as i64)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -292,10 +345,10 @@ enum Mode {
 /// `lua_tointeger` on a number: truncated, out-of-range values (and NaN) as the machine's
 /// conversion gives them.
 fn c_integer(n: f64) -> i64 {
-    if n.is_nan() || n >= 9_223_372_036_854_775_808.0 || n < -9_223_372_036_854_775_808.0 {
-        i64::MIN
-    } else {
+    if (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&n) {
         n as i64
+    } else {
+        i64::MIN
     }
 }
 
@@ -370,17 +423,26 @@ fn unpack(lua: &Lua, s: &[u8], limit: i64, offset: i64, below: usize) -> Outcome
         s,
         pos: offset as usize,
     };
-    let mut values = Vec::new();
+    let mut results = Results::new(lua)?;
+    if !all {
+        // The next offset goes in front; its value is known at the end.
+        results.push(Value::Nil)?;
+    }
+    let work = lua.create_table()?;
     let mut count = 0i64;
     while cur.pos < len && count < limit {
-        values.push(decode(lua, &mut cur, below + values.len())?);
+        let value = decode(lua, &mut cur, &work, below + count as usize)?;
+        results.push(value)?;
         count += 1;
     }
     if !all {
+        if below + count as usize + 1 > MAX_SLOTS {
+            return Err(overflow("in function mp_unpack_full"));
+        }
         let next = if cur.pos == len { -1 } else { cur.pos as i64 };
-        values.insert(0, Value::Number(next as f64));
+        results.list.raw_set(1, next)?;
     }
-    Ok(values)
+    Ok(results)
 }
 
 struct Cursor<'a> {
@@ -412,13 +474,13 @@ fn overflow(what: &str) -> Failure {
     Failure::Positioned(format!("stack overflow ({what})"))
 }
 
-/// A table being filled.
+/// A table being filled; the table itself (and its pending map key) sit in the work table at
+/// `2 * depth - 1` (and `2 * depth`).
 struct Frame {
-    table: Table,
     map: bool,
     left: usize,
     index: i64,
-    key: Option<Value>,
+    key_pending: bool,
 }
 
 /// What a type byte starts.
@@ -455,7 +517,7 @@ fn item(lua: &Lua, cur: &mut Cursor) -> Result<Item, Failure> {
         }
         0xca => num(f32::from_bits(be(cur.take(1, 4)?) as u32) as f64),
         0xcb => num(f64::from_bits(be(cur.take(1, 8)?))),
-        0xd9 | 0xda | 0xdb => {
+        0xd9..=0xdb => {
             let width = 1 << (t - 0xd9);
             if cur.left() < 1 + width {
                 return Err(missing());
@@ -505,8 +567,8 @@ fn string(lua: &Lua, bytes: &[u8]) -> Result<Item, Failure> {
 }
 
 /// Decodes one value; `top` is the stack slots the reference library holds before it. Nested
-/// tables are kept on a list rather than the machine stack: the slot limit allows thousands.
-fn decode(lua: &Lua, cur: &mut Cursor, top: usize) -> Result<Value, Failure> {
+/// tables are kept in `work` rather than on the machine stack: the slot limit allows thousands.
+fn decode(lua: &Lua, cur: &mut Cursor, work: &Table, top: usize) -> Result<Value, Failure> {
     let mut frames: Vec<Frame> = Vec::new();
     // Slots held by the tables being filled: a table and its pending index or key.
     let mut held = 0usize;
@@ -528,12 +590,12 @@ fn decode(lua: &Lua, cur: &mut Cursor, top: usize) -> Result<Value, Failure> {
                 let table = lua.create_table()?;
                 if n > 0 {
                     held += 2;
+                    work.raw_set(2 * frames.len() + 1, table)?;
                     frames.push(Frame {
-                        table,
                         map: false,
                         left: n,
                         index: 1,
-                        key: None,
+                        key_pending: false,
                     });
                     continue;
                 }
@@ -543,12 +605,12 @@ fn decode(lua: &Lua, cur: &mut Cursor, top: usize) -> Result<Value, Failure> {
                 let table = lua.create_table()?;
                 if n > 0 {
                     held += 1;
+                    work.raw_set(2 * frames.len() + 1, table)?;
                     frames.push(Frame {
-                        table,
                         map: true,
                         left: n,
                         index: 0,
-                        key: None,
+                        key_pending: false,
                     });
                     continue;
                 }
@@ -557,30 +619,32 @@ fn decode(lua: &Lua, cur: &mut Cursor, top: usize) -> Result<Value, Failure> {
         };
         // Hand the value to the tables it completes.
         loop {
+            let depth = frames.len();
             let Some(frame) = frames.last_mut() else {
                 return Ok(value);
             };
+            let table: Table = work.raw_get(2 * depth - 1)?;
             if frame.map {
-                match frame.key.take() {
-                    None => {
-                        frame.key = Some(value);
-                        held += 1;
-                        break;
-                    }
-                    Some(key) => {
-                        match &key {
-                            Value::Nil => return Err(Failure::Plain("table index is nil".into())),
-                            Value::Number(n) if n.is_nan() => {
-                                return Err(Failure::Plain("table index is NaN".into()))
-                            }
-                            _ => {}
-                        }
-                        frame.table.raw_set(key, value)?;
-                        held -= 1;
-                    }
+                if !frame.key_pending {
+                    work.raw_set(2 * depth, value)?;
+                    frame.key_pending = true;
+                    held += 1;
+                    break;
                 }
+                let key: Value = work.raw_get(2 * depth)?;
+                match &key {
+                    Value::Nil => return Err(Failure::Plain("table index is nil".into())),
+                    Value::Number(n) if n.is_nan() => {
+                        return Err(Failure::Plain("table index is NaN".into()))
+                    }
+                    _ => {}
+                }
+                work.raw_set(2 * depth, Value::Nil)?;
+                table.raw_set(key, value)?;
+                frame.key_pending = false;
+                held -= 1;
             } else {
-                frame.table.raw_set(frame.index, value)?;
+                table.raw_set(frame.index, value)?;
                 frame.index += 1;
             }
             frame.left -= 1;
@@ -589,16 +653,161 @@ fn decode(lua: &Lua, cur: &mut Cursor, top: usize) -> Result<Value, Failure> {
             }
             let done = frames.pop().expect("a frame");
             held -= if done.map { 1 } else { 2 };
-            value = Value::Table(done.table);
+            work.raw_set(2 * depth - 1, Value::Nil)?;
+            value = Value::Table(table);
         }
     }
 }
 
-/// Used by the unit tests: the values `cmsgpack.unpack` gives for `bytes`.
 #[cfg(test)]
-fn unpack_all(lua: &Lua, bytes: &[u8]) -> Result<Vec<Value>, String> {
-    unpack(lua, bytes, 0, 0, 1).map_err(|e| match e {
-        Failure::Positioned(t) | Failure::Plain(t) => t,
-        Failure::Lua(e) => e.to_string(),
-    })
+mod tests {
+    use super::*;
+
+    fn packed(value: f64) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode_number(&mut out, value);
+        out
+    }
+
+    fn unpacked(lua: &Lua, bytes: &[u8]) -> Result<Vec<Value>, String> {
+        let results = unpack(lua, bytes, 0, 0, 1).map_err(|e| match e {
+            Failure::Positioned(t) | Failure::Plain(t) => t,
+            Failure::Lua(e) => e.to_string(),
+        })?;
+        (1..=results.count)
+            .map(|i| results.list.raw_get(i).map_err(|e| e.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn integers_take_the_smallest_form() {
+        let cases: [(i64, &[u8]); 12] = [
+            (0, b"\x00"),
+            (127, b"\x7f"),
+            (128, b"\xcc\x80"),
+            (256, b"\xcd\x01\x00"),
+            (65536, b"\xce\x00\x01\x00\x00"),
+            (1 << 32, b"\xcf\x00\x00\x00\x01\x00\x00\x00\x00"),
+            (-1, b"\xff"),
+            (-32, b"\xe0"),
+            (-33, b"\xd0\xdf"),
+            (-129, b"\xd1\xff\x7f"),
+            (-32769, b"\xd2\xff\xff\x7f\xff"),
+            (i64::MIN, b"\xd3\x80\x00\x00\x00\x00\x00\x00\x00"),
+        ];
+        for (n, bytes) in cases {
+            let mut out = Vec::new();
+            encode_int(&mut out, n);
+            assert_eq!(out, bytes, "{n}");
+        }
+    }
+
+    #[test]
+    fn numbers_are_floats_when_they_survive_one() {
+        assert_eq!(packed(-0.0), b"\x00");
+        assert_eq!(packed(0.5), b"\xca\x3f\x00\x00\x00");
+        assert_eq!(packed(2f64.powi(63)), b"\xca\x5f\x00\x00\x00");
+        assert_eq!(packed(f64::INFINITY), b"\xca\x7f\x80\x00\x00");
+        assert_eq!(packed(0.1)[0], 0xcb);
+        assert_eq!(packed(f64::NAN)[0], 0xcb);
+        assert_eq!(packed(1e-300)[0], 0xcb);
+    }
+
+    #[test]
+    fn strings_take_their_length_form() {
+        for (len, head) in [
+            (31, vec![0xbf]),
+            (32, vec![0xd9, 32]),
+            (256, vec![0xda, 1, 0]),
+        ] {
+            let mut out = Vec::new();
+            encode_bytes(&mut out, &vec![b'a'; len]);
+            assert_eq!(out[..head.len()], head[..]);
+            assert_eq!(out.len(), head.len() + len);
+        }
+    }
+
+    #[test]
+    fn tables_are_arrays_only_for_keys_one_to_n() {
+        let lua = Lua::new();
+        let entries = entries_function(&lua).unwrap();
+        let t: Table = lua.load("return {10, 20}").eval().unwrap();
+        let mut out = Vec::new();
+        encode_table(&entries, &mut out, &t, 0).unwrap();
+        assert_eq!(out, b"\x92\x0a\x14");
+        let t: Table = lua.load("return {[1] = 1, [3] = 3}").eval().unwrap();
+        out.clear();
+        encode_table(&entries, &mut out, &t, 0).unwrap();
+        assert_eq!(out[0], 0x82);
+        let t: Table = lua.load("local t = {} t[1] = t return t").eval().unwrap();
+        out.clear();
+        encode_table(&entries, &mut out, &t, 0).unwrap();
+        assert_eq!(out, [&[0x91u8; 16][..], &[0xc0]].concat());
+        // A key too close to zero for the binding's integers stays exact.
+        let t: Table = lua.load("return {[1e-300] = true}").eval().unwrap();
+        out.clear();
+        encode_table(&entries, &mut out, &t, 0).unwrap();
+        assert_eq!(
+            out,
+            [&[0x81u8, 0xcb][..], &1e-300f64.to_be_bytes(), &[0xc3]].concat()
+        );
+    }
+
+    #[test]
+    fn decoding_reads_every_form_and_refuses_bad_input() {
+        let lua = Lua::new();
+        let values = unpacked(
+            &lua,
+            b"\x01\xff\xcf\xff\xff\xff\xff\xff\xff\xff\xff\xa2ab\xc3",
+        )
+        .unwrap();
+        assert_eq!(values.len(), 5);
+        assert_eq!(values[0], Value::Number(1.0));
+        assert_eq!(values[1], Value::Number(-1.0));
+        assert_eq!(values[2], Value::Number(-1.0));
+        assert_eq!(values[4], Value::Boolean(true));
+        let nested = unpacked(&lua, b"\x92\x81\xa1k\x05\x90").unwrap();
+        let t = match &nested[0] {
+            Value::Table(t) => t.clone(),
+            other => panic!("{other:?}"),
+        };
+        let inner: Table = t.raw_get(1).unwrap();
+        assert_eq!(inner.raw_get::<i64>("k").unwrap(), 5);
+        assert_eq!(
+            unpacked(&lua, b"\x91").unwrap_err(),
+            "Missing bytes in input."
+        );
+        assert_eq!(
+            unpacked(&lua, b"\xdb\x00\x00\x00\x05ab").unwrap_err(),
+            "Missing bytes in input."
+        );
+        assert_eq!(
+            unpacked(&lua, b"\xc4\x01a").unwrap_err(),
+            "Bad data format in input."
+        );
+        assert_eq!(
+            unpacked(&lua, b"\xd4\x01\x02").unwrap_err(),
+            "Bad data format in input."
+        );
+        assert_eq!(
+            unpacked(&lua, b"\x81\xc0\x01").unwrap_err(),
+            "table index is nil"
+        );
+    }
+
+    #[test]
+    fn decoding_stops_at_the_slot_limit() {
+        let lua = Lua::new();
+        assert_eq!(
+            unpacked(&lua, &[1; MAX_SLOTS - 1]).unwrap().len(),
+            MAX_SLOTS - 1
+        );
+        assert!(unpacked(&lua, &[1; MAX_SLOTS])
+            .unwrap_err()
+            .starts_with("stack overflow"));
+        // Thousands of tables deep, held outside the machine stack.
+        let mut deep = vec![0x91; 3998];
+        deep.push(1);
+        assert_eq!(unpacked(&lua, &deep).unwrap().len(), 1);
+    }
 }
