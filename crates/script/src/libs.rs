@@ -3,6 +3,7 @@
 
 mod bit;
 mod cjson;
+mod cmsgpack;
 mod lstruct;
 
 use std::ffi::c_int;
@@ -13,7 +14,7 @@ pub fn register(lua: &Lua, hidden: &Table) -> mlua::Result<()> {
     hidden.set("cjson", cjson::create(lua)?)?;
     hidden.set("bit", bit::create(lua)?)?;
     hidden.set("struct", lstruct::create(lua)?)?;
-    hidden.set("cmsgpack", lua.create_table()?)?;
+    hidden.set("cmsgpack", cmsgpack::create(lua)?)?;
     Ok(())
 }
 
