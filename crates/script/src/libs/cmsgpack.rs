@@ -133,7 +133,7 @@ unsafe extern "C-unwind" fn entry(state: *mut ffi::lua_State) -> c_int {
 /// stack ([`arg_error_at`] with level 1).
 fn wrapped<F>(lua: &Lua, f: F) -> mlua::Result<mlua::Function>
 where
-    F: Fn(&Lua, Args) -> Outcome + Send + 'static,
+    F: Fn(&Lua, Args) -> Outcome + 'static,
 {
     let raw =
         lua.create_function(
