@@ -311,6 +311,10 @@ CASES["libraries_bit"] = [e(body) for body in LIB_BIT]
 # defaults. Objects with more than one key are left out: their order is the interpreter's table
 # order, which differs (see docs/compatibility.md).
 LIB_CJSON = [
+    # Tables larger than the binding's few thousand handles.
+    "local t={} for i=1,9000 do t['k'..i]='v'..i end return #cjson.encode(t)",
+    "local t={} for i=1,9000 do t[i]=i end return #cjson.encode(t)",
+    "local t={} for i=1,9000 do t[i]={i} end return #cjson.encode(t)",
     'return cjson.encode({1.5, 10, 1e20, 0.1})',
     'return cjson.encode({1/3, -0.0, 123456789012345678, 2^53, 1e-5, 1e15, 1e14, 3.14159265358979})',
     'return cjson.encode(-0.0)',

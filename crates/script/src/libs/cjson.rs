@@ -289,13 +289,16 @@ impl Encoder {
                         "Cannot serialise, excessive nesting ({depth})"
                     )));
                 }
-                let mut pairs = Vec::new();
-                for pair in t.clone().pairs::<Value, Value>() {
-                    let (k, v) = pair?;
-                    let v = exact(t, k.clone(), v)?;
-                    pairs.push((k, v));
-                }
-                match self.array_length(value, &pairs)? {
+                // Two walks over the table, one to tell an array from an object and one to
+                // write an object, so that no more than one entry is held at a time (a
+                // binding handle each, of which there are only a few thousand).
+                let length = self.array_length(
+                    value,
+                    t.clone()
+                        .pairs::<Value, Value>()
+                        .map(|pair| pair.map(|(k, _)| number_of(&k))),
+                )?;
+                match length {
                     Some(len) if len > 0 => {
                         self.out.push(b'[');
                         for i in 1..=len {
@@ -309,14 +312,16 @@ impl Encoder {
                     }
                     _ => {
                         self.out.push(b'{');
-                        for (i, (k, v)) in pairs.iter().enumerate() {
+                        for (i, pair) in t.clone().pairs::<Value, Value>().enumerate() {
+                            let (k, v) = pair?;
+                            let v = exact(t, k.clone(), v)?;
                             if i > 0 {
                                 self.out.push(b',');
                             }
-                            match k {
+                            match &k {
                                 Value::Integer(_) | Value::Number(_) => {
                                     self.out.push(b'"');
-                                    self.number(k, number_of(k).unwrap_or(0.0))?;
+                                    self.number(&k, number_of(&k).unwrap_or(0.0))?;
                                     self.out.extend_from_slice(b"\":");
                                 }
                                 Value::String(s) => {
@@ -330,7 +335,7 @@ impl Encoder {
                                     ))
                                 }
                             }
-                            self.value(v, depth, slots + 2)?;
+                            self.value(&v, depth, slots + 2)?;
                         }
                         self.out.push(b'}');
                     }
@@ -341,15 +346,19 @@ impl Encoder {
         Ok(())
     }
 
-    /// The array length of a table whose keys are all integers >= 1 (None when another key
-    /// exists), with the reference's arithmetic: the largest key held in a C int (keys past
+    /// The array length of a table whose keys (given as numbers, None for another type) are
+    /// all integers >= 1 (None when another key exists), with the reference's arithmetic: the largest key held in a C int (keys past
     /// its range make it negative, so such tables are objects), sparse arrays refused or turned
     /// into objects per configuration.
-    fn array_length(&self, table: &Value, pairs: &[(Value, Value)]) -> mlua::Result<Option<i64>> {
+    fn array_length(
+        &self,
+        table: &Value,
+        keys: impl Iterator<Item = mlua::Result<Option<f64>>>,
+    ) -> mlua::Result<Option<i64>> {
         let mut max: i32 = 0;
         let mut items: i32 = 0;
-        for (k, _) in pairs {
-            let k = match number_of(k) {
+        for key in keys {
+            let k = match key? {
                 Some(k) if k != 0.0 && k.floor() == k && k >= 1.0 => k,
                 _ => return Ok(None),
             };
