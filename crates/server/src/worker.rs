@@ -907,10 +907,7 @@ fn run_command(
     if state.blocked_until.is_some() {
         return Outcome::Blocked;
     }
-    if command.flags.write && server.blocking.any_waiting() {
-        crate::blocking::mark_ready(local, command, state.db, &request);
-        crate::blocking::serve_ready(server, local, now_ms);
-    }
+    crate::blocking::serve_ready(server, local, now_ms);
     Outcome::Consumed
 }
 
@@ -966,6 +963,10 @@ pub fn invoke(
             .count_error(&out[reply_start..]);
     }
     local.calls.push((command.index, elapsed_us, failed));
+    // EXEC and scripts serve them once they are over, other commands right after.
+    if command.flags.write && state.blocked_until.is_none() && server.blocking.any_waiting() {
+        crate::blocking::mark_ready(local, command, state.db, request);
+    }
     if state.tracking.is_some() {
         crate::tracking::after_command(server, command, state, request);
     }

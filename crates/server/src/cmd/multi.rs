@@ -60,9 +60,6 @@ pub fn exec(ctx: &mut Ctx<'_>, _request: &Request<'_>) {
             );
             // A queued HELLO changes the protocol of the replies after it.
             ctx.reply.protocol = ctx.client.protocol;
-            if command.flags.write && ctx.server.blocking.any_waiting() {
-                crate::blocking::mark_ready(ctx.local, command, ctx.client.db, &queued.request());
-            }
         }
         ctx.client.no_block = no_block;
     });

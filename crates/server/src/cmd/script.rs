@@ -193,10 +193,6 @@ fn run_for_script(
     );
     ctx.client.in_script = false;
     ctx.client.protocol = saved;
-    // Clients waiting for what the script wrote are served once it is over.
-    if command.flags.write && server.blocking.any_waiting() {
-        crate::blocking::mark_ready(ctx.local, command, ctx.client.db, &request);
-    }
     Ok(out)
 }
 
