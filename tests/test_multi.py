@@ -148,8 +148,22 @@ def transaction_wakes_waiter(s):
     s.call(writer, "LRANGE", "q", "0", "-1")
 
 
+def script_in_transaction_wakes_waiter_after_exec(s):
+    """A script queued in a transaction pushes; the waiter is served after EXEC, so the
+    transaction's own later LLEN still sees the element."""
+    waiter, writer = s.client(), s.client()
+    s.block(waiter, "BLPOP", "q", "0")
+    s.call(writer, "MULTI")
+    s.call(writer, "EVAL", "return redis.call('RPUSH', KEYS[1], 'x')", "1", "q")
+    s.call(writer, "LLEN", "q")
+    s.call(writer, "EXEC")
+    s.receive(waiter)
+    s.call(writer, "LLEN", "q")
+
+
 SCENARIOS = [other_writes_watched_key, other_writes_another_key, other_deletes_watched_key,
-             watch_in_other_database, watched_key_expires, transaction_wakes_waiter]
+             watch_in_other_database, watched_key_expires, transaction_wakes_waiter,
+             script_in_transaction_wakes_waiter_after_exec]
 
 
 @pytest.mark.parametrize("proto", [2, 3])

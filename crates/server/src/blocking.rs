@@ -244,6 +244,10 @@ pub fn mark_ready(local: &mut WorkerLocal, command: &Command, db: usize, request
 
 /// Serves the waiters of every ready key, in order, until no key is ready.
 pub fn serve_ready(server: &Server, local: &mut WorkerLocal, now_ms: u64) {
+    // Inside EXEC or a script, waiters are served once the whole of it is over.
+    if local.exclusive {
+        return;
+    }
     while !local.ready_keys.is_empty() {
         let ready = std::mem::take(&mut local.ready_keys);
         for db_key in ready {
