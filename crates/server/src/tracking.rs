@@ -28,9 +28,6 @@ use crate::server::{Server, WorkerMessage};
 /// Key shards of the default-mode table.
 const SHARDS: usize = 64;
 
-/// The channel RESP2 clients hear invalidations on.
-pub const CHANNEL: &[u8] = b"__redis__:invalidate";
-
 /// A client's CLIENT TRACKING options.
 #[derive(Clone, Debug, Default)]
 pub struct Options {
@@ -167,11 +164,6 @@ impl Tracking {
         });
     }
 
-    /// The prefixes a client in broadcast mode listens to, with the empty one for none given.
-    pub fn options(&self, id: u64) -> Option<Options> {
-        self.trackers.read().get(&id).map(|t| t.options.clone())
-    }
-
     /// Whether an invalidation for this client found its redirect gone.
     pub fn redirect_broken(&self, id: u64) -> bool {
         self.trackers
@@ -230,7 +222,7 @@ impl Tracking {
                 if tracker.options.bcast || (tracker.options.noloop && id == by) {
                     continue;
                 }
-                send(server, &trackers, tracker, Some(&[key]));
+                send(server, tracker, Some(&[key]));
             }
         }
         let mut prefixes = self.prefixes.lock();
@@ -281,7 +273,7 @@ impl Tracking {
         for (id, keys) in batches {
             if let Some(tracker) = trackers.get(&id) {
                 let keys: Vec<&[u8]> = keys.iter().map(|k| &**k).collect();
-                send(server, &trackers, tracker, Some(&keys));
+                send(server, tracker, Some(&keys));
             }
         }
     }
@@ -299,7 +291,7 @@ impl Tracking {
         self.items.store(0, Ordering::Relaxed);
         let trackers = self.trackers.read();
         for tracker in trackers.values() {
-            send(server, &trackers, tracker, None);
+            send(server, tracker, None);
         }
     }
 
@@ -324,20 +316,12 @@ impl Tracking {
 }
 
 /// Sends one invalidation (keys, or None: everything) for `tracker`, to it or its redirect.
-fn send(
-    server: &Server,
-    trackers: &HashMap<u64, Tracker>,
-    tracker: &Tracker,
-    keys: Option<&[&[u8]]>,
-) {
+fn send(server: &Server, tracker: &Tracker, keys: Option<&[&[u8]]>) {
     let redirect = tracker.options.redirect;
     let target = if redirect == 0 {
         tracker.shared.clone()
     } else {
-        let found = trackers
-            .get(&redirect)
-            .map(|t| t.shared.clone())
-            .or_else(|| server.clients.lock().get(&redirect).cloned());
+        let found = server.clients.lock().get(&redirect).cloned();
         match found {
             Some(target) => target,
             None => {
