@@ -125,6 +125,16 @@ CASES = {
         e("local r = redis.pcall('incr', 'x') return r.err"),
         e("local r = redis.pcall('nosuch') return r"),
         e("return xpcall(function() error('x') end, function(m) return 'handled ' .. m end)"),
+        # The error a failing call raises is its error table, as a handler sees it.
+        e("local ok, t = xpcall(function() return redis.call('incr', 'x') end,"
+          " function(m) return type(m) end) return t"),
+        e("local ok, t = xpcall(function() return redis.call('nosuch') end, function(m)"
+          " local r = {} for k in pairs(m) do r[#r + 1] = k end table.sort(r) return r end)"
+          " return t"),
+        e("local ok, t = xpcall(function() return redis.call('incr', 'x') end,"
+          " function(m) return m.err end) return {tostring(ok), t}"),
+        e("return redis.call('set', 3.5, 1e20), redis.call('get', 3.5)"),
+        e("return redis.call('ping', 100000000000000000000, -0.25, 2^53)"),
         e("return 1", -1), e("return 1", 2, "a"), e("return 1", "x"), e("return 1", "1.5"),
         ["EVAL", "return 1"], ["EVALSHA", "ffffffffffffffffffffffffffffffffffffffff", "0"],
         ["EVALSHA", "fff", "0"], ["EVALSHA", "ffffffffffffffffffffffffffffffffffffffff", "x"],

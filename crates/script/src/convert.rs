@@ -1,16 +1,12 @@
 //! Values between Lua and the wire: a command's reply (RESP2 or RESP3 bytes) into Lua values,
 //! and a script's Lua result into the caller's reply, both exactly as the server converts them.
 
-use mlua::{Lua, Table, Value};
+use std::ffi::c_int;
+
+use mlua::{ffi, Lua, Table, Value};
 use tern_resp::ReplyWriter;
 
 use crate::num;
-
-/// Parses one encoded reply into a Lua value. Errors become `{err = "CODE text"}`.
-pub fn reply_to_lua(lua: &Lua, reply: &[u8]) -> mlua::Result<Value> {
-    let mut pos = 0;
-    parse(lua, reply, &mut pos)
-}
 
 fn line<'a>(data: &'a [u8], pos: &mut usize) -> &'a [u8] {
     let start = *pos;
@@ -37,9 +33,9 @@ fn bulk<'a>(data: &'a [u8], pos: &mut usize, len: i64) -> &'a [u8] {
     &data[start..end]
 }
 
-/// Builds the `{err=...}` table of an error: `-CODE text` keeps its code (`-TEXT` with no space
-/// and any text without the dash get the code `ERR`), trailing CR/LF trimmed.
-pub fn error_table(lua: &Lua, text: &[u8]) -> mlua::Result<Table> {
+/// The text of an error's `err` field: `-CODE text` keeps its code (`-TEXT` with no space and
+/// any text without the dash get the code `ERR`), trailing CR/LF trimmed.
+fn error_field(text: &[u8]) -> Vec<u8> {
     let (coded, text) = match text.strip_prefix(b"-") {
         Some(rest) => (true, rest),
         None => (false, text),
@@ -65,82 +61,123 @@ pub fn error_table(lua: &Lua, text: &[u8]) -> mlua::Result<Table> {
     while matches!(full.last(), Some(b'\r' | b'\n')) {
         full.pop();
     }
+    full
+}
+
+/// Builds the `{err=...}` table of an error (see [`error_field`] for its text).
+pub fn error_table(lua: &Lua, text: &[u8]) -> mlua::Result<Table> {
     let table = lua.create_table()?;
-    table.raw_set("err", lua.create_string(&full)?)?;
+    table.raw_set("err", lua.create_string(error_field(text))?)?;
     Ok(table)
 }
 
-fn parse(lua: &Lua, data: &[u8], pos: &mut usize) -> mlua::Result<Value> {
-    if *pos >= data.len() {
-        return Ok(Value::Nil);
+// ---------------------------------------------------------------------------------------------
+// A command's reply pushed straight onto the interpreter's stack.
+//
+// These run inside the C function behind `server.call` (see `call.rs`). An interpreter error
+// raised from inside them (out of memory, no stack left) jumps past their frames, which hold
+// nothing to drop but, for an error reply, its short text (which it would leak).
+
+/// Pushes a string.
+unsafe fn push_bytes(state: *mut ffi::lua_State, bytes: &[u8]) {
+    ffi::lua_pushlstring_(state, bytes.as_ptr().cast(), bytes.len());
+}
+
+/// Sets `t[name] = <the value on top>` on the table just below it, popping the value.
+unsafe fn set_field(state: *mut ffi::lua_State, name: &[u8]) {
+    push_bytes(state, name);
+    ffi::lua_insert(state, -2);
+    ffi::lua_rawset(state, -3);
+}
+
+/// Pushes the `{err=...}` table of an error (the text as [`error_table`] takes it), with
+/// `ignore_error_stats_update` set when `from_command`.
+///
+/// # Safety
+/// `state` is the state of a C function call in progress, with a free stack slot.
+pub(crate) unsafe fn push_error_table(state: *mut ffi::lua_State, text: &[u8], from_command: bool) {
+    ffi::luaL_checkstack_(state, 3, c"reply too deep".as_ptr());
+    ffi::lua_createtable(state, 0, 2);
+    let field = error_field(text);
+    push_bytes(state, &field);
+    drop(field);
+    set_field(state, b"err");
+    if from_command {
+        ffi::lua_pushboolean(state, 1);
+        set_field(state, b"ignore_error_stats_update");
     }
-    let kind = data[*pos];
+}
+
+/// Pushes one encoded reply (RESP2 or RESP3, starting at `pos`) as the Lua value scripts get:
+/// integers as numbers, a null as false (RESP2) or nil (RESP3 `_`), statuses as `{ok=}`,
+/// errors as `{err=}`, arrays as sequences, maps as `{map=}`, sets as `{set=}`, doubles as
+/// `{double=}`, big numbers as `{big_number=}`, verbatim strings as `{verbatim_string=}`;
+/// attributes are skipped.
+///
+/// # Safety
+/// `state` is the state of a C function call in progress.
+pub(crate) unsafe fn push_reply(state: *mut ffi::lua_State, data: &[u8], pos: &mut usize) {
+    ffi::luaL_checkstack_(state, 4, c"reply too deep".as_ptr());
+    if *pos >= data.len() {
+        ffi::lua_pushnil(state);
+        return;
+    }
+    let at = *pos;
+    let kind = data[at];
     *pos += 1;
     let head = line(data, pos);
-    Ok(match kind {
-        b':' => Value::Number(int_of(head) as f64),
+    match kind {
+        b':' => ffi::lua_pushnumber(state, int_of(head) as f64),
         b'$' => {
             let len = int_of(head);
             if len < 0 {
-                Value::Boolean(false)
+                ffi::lua_pushboolean(state, 0);
             } else {
-                Value::String(lua.create_string(bulk(data, pos, len))?)
+                push_bytes(state, bulk(data, pos, len));
             }
         }
         b'+' => {
-            let table = lua.create_table()?;
-            table.raw_set("ok", lua.create_string(head)?)?;
-            Value::Table(table)
+            ffi::lua_createtable(state, 0, 1);
+            push_bytes(state, head);
+            set_field(state, b"ok");
         }
         b'-' => {
-            let mut text = b"-".to_vec();
-            text.extend_from_slice(head);
-            let table = error_table(lua, &text)?;
-            table.raw_set("ignore_error_stats_update", true)?;
-            Value::Table(table)
+            // The dash and the line, as `error_field` reads an error.
+            push_error_table(state, &data[at..at + 1 + head.len()], true);
         }
-        b'*' => {
+        b'*' | b'>' => {
             let len = int_of(head);
             if len < 0 {
-                Value::Boolean(false)
+                ffi::lua_pushboolean(state, 0);
             } else {
-                let table = lua.create_table_with_capacity(len as usize, 0)?;
+                ffi::lua_createtable(state, len.min(1 << 16) as c_int, 0);
                 for index in 1..=len {
-                    let value = parse(lua, data, pos)?;
-                    table.raw_set(index, value)?;
+                    push_reply(state, data, pos);
+                    ffi::lua_rawseti_(state, -2, index as c_int);
                 }
-                Value::Table(table)
             }
         }
-        b'%' => {
+        b'%' | b'~' => {
             let len = int_of(head);
-            let inner = lua.create_table()?;
+            ffi::lua_createtable(state, 0, 1);
+            ffi::lua_createtable(state, 0, len.min(1 << 16) as c_int);
             for _ in 0..len {
-                let key = parse(lua, data, pos)?;
-                let value = parse(lua, data, pos)?;
-                if !key.is_nil() {
-                    inner.raw_set(key, value)?;
+                push_reply(state, data, pos);
+                if kind == b'%' {
+                    push_reply(state, data, pos);
+                } else {
+                    ffi::lua_pushboolean(state, 1);
+                }
+                if ffi::lua_type(state, -2) == ffi::LUA_TNIL {
+                    ffi::lua_pop(state, 2);
+                } else {
+                    ffi::lua_rawset(state, -3);
                 }
             }
-            let table = lua.create_table()?;
-            table.raw_set("map", inner)?;
-            Value::Table(table)
+            set_field(state, if kind == b'%' { b"map" } else { b"set" });
         }
-        b'~' => {
-            let len = int_of(head);
-            let inner = lua.create_table()?;
-            for _ in 0..len {
-                let key = parse(lua, data, pos)?;
-                if !key.is_nil() {
-                    inner.raw_set(key, true)?;
-                }
-            }
-            let table = lua.create_table()?;
-            table.raw_set("set", inner)?;
-            Value::Table(table)
-        }
-        b'_' => Value::Nil,
-        b'#' => Value::Boolean(head == b"t"),
+        b'_' => ffi::lua_pushnil(state),
+        b'#' => ffi::lua_pushboolean(state, c_int::from(head == b"t")),
         b',' => {
             let text = std::str::from_utf8(head).unwrap_or("0");
             let value = match text {
@@ -149,14 +186,14 @@ fn parse(lua: &Lua, data: &[u8], pos: &mut usize) -> mlua::Result<Value> {
                 "nan" | "-nan" => f64::NAN,
                 _ => text.parse().unwrap_or(0.0),
             };
-            let table = lua.create_table()?;
-            table.raw_set("double", value)?;
-            Value::Table(table)
+            ffi::lua_createtable(state, 0, 1);
+            ffi::lua_pushnumber(state, value);
+            set_field(state, b"double");
         }
         b'(' => {
-            let table = lua.create_table()?;
-            table.raw_set("big_number", lua.create_string(head)?)?;
-            Value::Table(table)
+            ffi::lua_createtable(state, 0, 1);
+            push_bytes(state, head);
+            set_field(state, b"big_number");
         }
         b'=' => {
             let body = bulk(data, pos, int_of(head));
@@ -165,31 +202,24 @@ fn parse(lua: &Lua, data: &[u8], pos: &mut usize) -> mlua::Result<Value> {
             } else {
                 (&b"txt"[..], body)
             };
-            let inner = lua.create_table()?;
-            inner.raw_set("string", lua.create_string(text)?)?;
-            inner.raw_set("format", lua.create_string(format)?)?;
-            let table = lua.create_table()?;
-            table.raw_set("verbatim_string", inner)?;
-            Value::Table(table)
+            ffi::lua_createtable(state, 0, 1);
+            ffi::lua_createtable(state, 0, 2);
+            push_bytes(state, text);
+            set_field(state, b"string");
+            push_bytes(state, format);
+            set_field(state, b"format");
+            set_field(state, b"verbatim_string");
         }
         b'|' => {
             let len = int_of(head);
             for _ in 0..2 * len {
-                parse(lua, data, pos)?;
+                push_reply(state, data, pos);
+                ffi::lua_pop(state, 1);
             }
-            parse(lua, data, pos)?
+            push_reply(state, data, pos);
         }
-        b'>' => {
-            let len = int_of(head);
-            let table = lua.create_table()?;
-            for index in 1..=len {
-                let value = parse(lua, data, pos)?;
-                table.raw_set(index, value)?;
-            }
-            Value::Table(table)
-        }
-        _ => Value::Nil,
-    })
+        _ => ffi::lua_pushnil(state),
+    }
 }
 
 fn string_field(table: &Table, name: &str) -> Option<mlua::String> {
@@ -357,7 +387,11 @@ mod tests {
     use tern_resp::Protocol;
 
     fn round(lua: &Lua, reply: &[u8], protocol: Protocol, script_resp3: bool) -> Vec<u8> {
-        let value = reply_to_lua(lua, reply).unwrap();
+        // SAFETY: the closure pushes one value, reserving its slots.
+        let value = unsafe {
+            lua.exec_raw::<Value>((), |state| push_reply(state, reply, &mut 0))
+                .unwrap()
+        };
         let mut out = Vec::new();
         lua_to_reply(
             &value,

@@ -3,6 +3,7 @@
 //! libraries. No I/O and no keyspace: scripts run commands only through the [`Host`] the server
 //! passes for each run.
 
+mod call;
 pub mod convert;
 pub mod functions;
 mod libs;
@@ -15,16 +16,19 @@ use std::time::Instant;
 
 use mlua::{Function, HookTriggers, Lua, MultiValue, Table, Value, VmState};
 use parking_lot::Mutex;
-use tern_resp::ReplyWriter;
+use tern_resp::{ReplyWriter, Request};
+
+use call::Caller;
 
 pub use functions::Library;
 
 /// What a script run needs from the server.
 pub trait Host {
-    /// Runs one command for the script and returns its reply encoded in RESP3 when `resp3`,
-    /// else RESP2; Err(text) when the command was refused before it ran (the text as a reply
-    /// shows it, starting with its code or with `-CODE`).
-    fn call(&mut self, args: &[Vec<u8>], resp3: bool) -> Result<Vec<u8>, Vec<u8>>;
+    /// Runs one command for the script and appends its reply to `reply`, encoded in RESP3
+    /// when `resp3`, else RESP2; Err(text) when the command was refused before it ran (the
+    /// text as a reply shows it, starting with its code or with `-CODE`).
+    fn call(&mut self, args: &Request<'_>, resp3: bool, reply: &mut Vec<u8>)
+        -> Result<(), Vec<u8>>;
     /// `server.log` at a level 0..=3.
     fn log(&mut self, level: i64, text: &[u8]);
     /// `server.acl_check_cmd`: Some(allowed) for a known command, None for an unknown one.
@@ -247,39 +251,10 @@ pub struct Engine {
     pub libraries: functions::Libraries,
     /// The protocol `server.setresp` chose for this run (3: RESP3).
     resp3: Arc<AtomicBool>,
-    /// The host of the run in progress, which the primitives installed once reach it through.
-    host: Arc<CurrentHost>,
+    /// The host of the run in progress and the primitives' buffers, which the primitives
+    /// installed once reach it through.
+    caller: Arc<Caller>,
     runners: Option<Runners>,
-}
-
-/// The host of the run in progress: set for the length of a run, empty otherwise. The
-/// primitives (`call`, `log`, `acl_check_cmd`) are created once, with the engine, rather than
-/// for each run; they reach the run's host through this.
-#[derive(Default)]
-struct CurrentHost(std::cell::Cell<Option<*mut (dyn Host + 'static)>>);
-
-// SAFETY: the engine is used by one thread at a time (it sits behind the server's lock), and
-// the pointer is set only for the length of a run on that thread.
-unsafe impl Send for CurrentHost {}
-unsafe impl Sync for CurrentHost {}
-
-impl CurrentHost {
-    /// The run's host, or None outside a run.
-    fn with<R>(&self, body: impl FnOnce(&mut dyn Host) -> R) -> Option<R> {
-        let pointer = self.0.get()?;
-        // SAFETY: set by `Engine::run_inner` from a `&mut dyn Host` that outlives the run and
-        // that nothing else uses meanwhile; cleared before the run returns.
-        Some(body(unsafe { &mut *pointer }))
-    }
-}
-
-/// Clears the current host when a run ends, however it ends.
-struct HostGuard<'a>(&'a CurrentHost);
-
-impl Drop for HostGuard<'_> {
-    fn drop(&mut self) {
-        self.0 .0.set(None);
-    }
 }
 
 /// The text of an error value, whatever its type, as `tostring` would show it (without the
@@ -336,39 +311,9 @@ impl Engine {
         hidden.set("version", version)?;
         hidden.set("version_num", version_num)?;
         // The primitives that reach the run's host, created once.
-        let host = Arc::new(CurrentHost::default());
-        {
-            let host = host.clone();
-            let resp3 = resp3.clone();
-            let call = lua.create_function(move |lua, args: MultiValue| {
-                let argv = match command_args(lua, &args)? {
-                    Ok(argv) => argv,
-                    Err(table) => return Ok((false, Value::Table(table))),
-                };
-                let reply = match host.with(|host| host.call(&argv, resp3.load(Ordering::Relaxed)))
-                {
-                    Some(reply) => reply,
-                    None => return Ok((false, Value::Table(not_running(lua)?))),
-                };
-                match reply {
-                    Ok(bytes) => {
-                        let value = convert::reply_to_lua(lua, &bytes)?;
-                        let failed = bytes.first() == Some(&b'-');
-                        Ok((!failed, value))
-                    }
-                    Err(text) => {
-                        let mut full = text.clone();
-                        if !full.starts_with(b"-") {
-                            full.insert(0, b'-');
-                        }
-                        let table = convert::error_table(lua, &full)?;
-                        table.raw_set("ignore_error_stats_update", true)?;
-                        Ok((false, Value::Table(table)))
-                    }
-                }
-            })?;
-            hidden.set("call", call)?;
-        }
+        let host = Arc::new(Caller::new(resp3.clone()));
+        hidden.set("call", call::primitive_function(&lua, &host, false)?)?;
+        hidden.set("raise_call", call::primitive_function(&lua, &host, true)?)?;
         {
             let host = host.clone();
             let log = lua.create_function(move |lua, args: MultiValue| {
@@ -400,7 +345,7 @@ impl Engine {
                     }
                     text.extend_from_slice(&piece);
                 }
-                host.with(|host| host.log(level, &text));
+                host.with_host(|host| host.log(level, &text));
                 Ok((true, Value::Nil))
             })?;
             hidden.set("log", log)?;
@@ -412,7 +357,7 @@ impl Engine {
                     Ok(argv) => argv,
                     Err(table) => return Ok((false, Value::Table(table))),
                 };
-                match host.with(|host| host.acl_check(&argv)).flatten() {
+                match host.with_host(|host| host.acl_check(&argv)).flatten() {
                     Some(allowed) => Ok((true, Value::Boolean(allowed))),
                     None => {
                         let e = convert::error_table(
@@ -575,14 +520,7 @@ impl Engine {
                 Ok(())
             })?,
         )?;
-        for name in [
-            "call",
-            "sha1hex",
-            "log",
-            "setresp",
-            "set_repl",
-            "acl_check_cmd",
-        ] {
+        for name in ["sha1hex", "log", "setresp", "set_repl", "acl_check_cmd"] {
             let target = hidden.clone();
             let raising = lua.create_function(move |_, args: MultiValue| {
                 let primitive: Function = target.get(name)?;
@@ -634,7 +572,7 @@ impl Engine {
             scripts: HashMap::new(),
             libraries: functions::Libraries::default(),
             resp3,
-            host,
+            caller: host,
             runners: None,
         })
     }
@@ -747,6 +685,9 @@ impl Engine {
         run.kill.store(false, Ordering::SeqCst);
         *run.started.lock() = None;
         *run.current.lock() = None;
+        if let Some(panic) = self.caller.take_panic() {
+            std::panic::resume_unwind(panic);
+        }
         match result {
             Ok((true, value)) => {
                 convert::lua_to_reply(&value, out, self.resp3.load(Ordering::Relaxed))
@@ -797,16 +738,13 @@ impl Engine {
         args: &[&[u8]],
         host: &mut dyn Host,
     ) -> mlua::Result<(bool, Value)> {
-        let lua = &self.lua;
-        let sequence = |items: &[&[u8]]| -> mlua::Result<Table> {
-            let table = lua.create_table_with_capacity(items.len(), 0)?;
-            for (index, item) in items.iter().enumerate() {
-                table.raw_set(index + 1, lua.create_string(item)?)?;
-            }
-            Ok(table)
+        // SAFETY: the closure pushes two tables of strings, reserving the slots it uses.
+        let (keys_table, args_table) = unsafe {
+            self.lua.exec_raw::<(Table, Table)>((), |state| {
+                push_sequence(state, keys);
+                push_sequence(state, args);
+            })?
         };
-        let keys_table = sequence(keys)?;
-        let args_table = sequence(args)?;
         if self.runners.is_none() {
             self.runners = Some(Runners {
                 real: self.hidden.get("real")?,
@@ -818,12 +756,7 @@ impl Engine {
         let Some(runners) = &self.runners else {
             unreachable!("set above");
         };
-        // SAFETY: the lifetime is erased only for the length of this run; the guard clears
-        // the pointer before `host`'s borrow ends.
-        let host: *mut (dyn Host + '_) = host;
-        let host: *mut (dyn Host + 'static) = unsafe { std::mem::transmute(host) };
-        self.host.0.set(Some(host));
-        let _guard = HostGuard(&self.host);
+        let _guard = self.caller.enter(host);
         if is_function {
             runners.run_function.call::<(bool, Value)>((
                 function,
@@ -841,17 +774,26 @@ impl Engine {
     }
 }
 
+/// Pushes a sequence of strings (KEYS, ARGV) without a binding handle per string.
+///
+/// # Safety
+/// `state` is the state of a raw call in progress.
+unsafe fn push_sequence(state: *mut mlua::ffi::lua_State, items: &[&[u8]]) {
+    use mlua::ffi;
+    ffi::luaL_checkstack_(state, 2, c"too many arguments".as_ptr());
+    ffi::lua_createtable(state, items.len().min(1 << 16) as std::ffi::c_int, 0);
+    for (index, item) in items.iter().enumerate() {
+        ffi::lua_pushlstring_(state, item.as_ptr().cast(), item.len());
+        ffi::lua_rawseti_(state, -2, (index + 1) as std::ffi::c_int);
+    }
+}
+
 /// The prelude's pieces every run uses, looked up once.
 struct Runners {
     real: Table,
     handler: Function,
     run_script: Function,
     run_function: Function,
-}
-
-/// The error a primitive gives outside a run (while a library loads, say).
-fn not_running(lua: &Lua) -> mlua::Result<Table> {
-    convert::error_table(lua, b"-ERR no script is running")
 }
 
 /// The text of a plain engine error (a kill), if `error` is one.
@@ -951,18 +893,26 @@ mod tests {
     struct NoHost;
 
     impl Host for NoHost {
-        fn call(&mut self, args: &[Vec<u8>], _resp3: bool) -> Result<Vec<u8>, Vec<u8>> {
-            match &args[0][..] {
-                b"ping" => Ok(b"+PONG\r\n".to_vec()),
-                b"echo" => Ok(format!(
-                    "${}\r\n{}\r\n",
-                    args[1].len(),
-                    String::from_utf8_lossy(&args[1])
-                )
-                .into_bytes()),
-                b"fail" => Ok(b"-ERR failed\r\n".to_vec()),
-                _ => Err(b"ERR Unknown command called from script".to_vec()),
+        fn call(
+            &mut self,
+            args: &Request<'_>,
+            _resp3: bool,
+            reply: &mut Vec<u8>,
+        ) -> Result<(), Vec<u8>> {
+            match args.arg(0) {
+                b"ping" => reply.extend_from_slice(b"+PONG\r\n"),
+                b"echo" => reply.extend_from_slice(
+                    format!(
+                        "${}\r\n{}\r\n",
+                        args.arg(1).len(),
+                        String::from_utf8_lossy(args.arg(1))
+                    )
+                    .as_bytes(),
+                ),
+                b"fail" => reply.extend_from_slice(b"-ERR failed\r\n"),
+                _ => return Err(b"ERR Unknown command called from script".to_vec()),
             }
+            Ok(())
         }
         fn log(&mut self, _level: i64, _text: &[u8]) {}
         fn acl_check(&mut self, _args: &[Vec<u8>]) -> Option<bool> {

@@ -101,8 +101,13 @@ struct ScriptHost<'c, 'a> {
 }
 
 impl Host for ScriptHost<'_, '_> {
-    fn call(&mut self, args: &[Vec<u8>], resp3: bool) -> Result<Vec<u8>, Vec<u8>> {
-        run_for_script(self.ctx, args, resp3, self.read_only, self.run)
+    fn call(
+        &mut self,
+        args: &Request<'_>,
+        resp3: bool,
+        reply: &mut Vec<u8>,
+    ) -> Result<(), Vec<u8>> {
+        run_for_script(self.ctx, args, resp3, self.read_only, self.run, reply)
     }
 
     fn log(&mut self, level: i64, text: &[u8]) {
@@ -130,21 +135,23 @@ impl Host for ScriptHost<'_, '_> {
 
 /// Runs one command on behalf of a script: the checks a script's call gets (unknown command,
 /// arity, commands not allowed in scripts, writes from read-only scripts), then the handler
-/// with a reply buffer of the script's protocol. Returns the encoded reply, or the text of a
-/// refusal.
+/// with a reply buffer of the script's protocol. Appends the encoded reply to `out`, or
+/// returns the text of a refusal.
 fn run_for_script(
     ctx: &mut Ctx<'_>,
-    args: &[Vec<u8>],
+    request: &Request<'_>,
     resp3: bool,
     read_only: bool,
     run: &RunState,
-) -> Result<Vec<u8>, Vec<u8>> {
+    out: &mut Vec<u8>,
+) -> Result<(), Vec<u8>> {
     let server = ctx.server;
-    let command = match server.table.resolve(&args[0], args.get(1).map(|a| &a[..])) {
+    let sub = (request.len() > 1).then(|| request.arg(1));
+    let command = match server.table.resolve(request.arg(0), sub) {
         Lookup::Found(command) => command,
         Lookup::Unknown => return Err(b"ERR Unknown command called from script".to_vec()),
         Lookup::UnknownSubcommand(container) => {
-            let sub = super::c_str(&args[1]);
+            let sub = super::c_str(request.arg(1));
             let suffix = format!("'. Try {} HELP.", container.spec.name.to_ascii_uppercase());
             let mut reply = b"-".to_vec();
             reply.extend_from_slice(&super::error_with_arg(
@@ -153,10 +160,11 @@ fn run_for_script(
                 &suffix,
             ));
             reply.extend_from_slice(b"\r\n");
-            return Ok(reply);
+            out.extend_from_slice(&reply);
+            return Ok(());
         }
     };
-    if !command.spec.arity_ok(args.len()) {
+    if !command.spec.arity_ok(request.len()) {
         return Err(b"ERR Wrong number of args calling command from script".to_vec());
     }
     if command.spec.has_flag("noscript") {
@@ -171,29 +179,20 @@ fn run_for_script(
     if command.handler.is_none() {
         return Err(b"ERR Wrong number of args calling command from script".to_vec());
     }
-    let mut data = Vec::new();
-    let mut ranges = Vec::with_capacity(args.len());
-    for arg in args {
-        let start = data.len() as u32;
-        data.extend_from_slice(arg);
-        ranges.push((start, data.len() as u32));
-    }
-    let request = Request::new(&data, &ranges);
     let protocol = if resp3 {
         Protocol::Resp3
     } else {
         Protocol::Resp2
     };
-    let mut out = Vec::new();
     let saved = ctx.client.protocol;
     ctx.client.protocol = protocol;
     ctx.client.in_script = true;
     crate::worker::invoke(
-        server, ctx.local, ctx.client, &mut out, command, &request, ctx.now_ms,
+        server, ctx.local, ctx.client, out, command, request, ctx.now_ms,
     );
     ctx.client.in_script = false;
     ctx.client.protocol = saved;
-    Ok(out)
+    Ok(())
 }
 
 /// Reads the number of keys at `index` and checks it against the arguments that follow.
