@@ -259,8 +259,8 @@ def test_fixed_sequence_with_new_keys(pair, proto):
 
 @pytest.mark.parametrize("proto", [2, 3])
 def test_keymiss_on_reads(pair, proto):
-    # Misses of the single-key reads (the multi-key algebra does not report them yet: see
-    # docs/compatibility.md).
+    # Misses of single-key reads, of the multi-key algebra (STORE forms included), COPY's
+    # source and SORT.
     commands = cmds("""
 GET nokey
 SET k v
@@ -274,6 +274,29 @@ HGET nokey a
 HGETALL nokey
 TTL nokey
 TYPE nokey
+SADD s1 a b
+ZADD z1 1 a
+RPUSH l1 x y
+SINTER s1 nos
+SINTERSTORE d s1 nos
+SUNIONSTORE d nos s1
+SDIFFSTORE d s1 nos
+SINTERCARD 2 s1 nos
+SMOVE nos s1 a
+ZUNIONSTORE d 2 z1 noz
+ZINTER 2 z1 noz
+ZDIFFSTORE d 2 noz z1
+ZRANGESTORE d noz 0 -1
+COPY nos d4
+COPY s1 d5
+COPY nos d6 DB 2
+SORT nol
+SORT l1 BY w_* GET o_* GET #
+SORT nol STORE d7
+LMOVE nol l1 LEFT LEFT
+MGET nokey k nokey2
+GETDEL nokey
+LMPOP 2 nol nol2 LEFT
 """)
     compare(pair, proto, "KEm", commands)
 

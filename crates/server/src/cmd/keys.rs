@@ -382,10 +382,8 @@ pub fn copy(ctx: &mut Ctx<'_>, request: &Request<'_>) {
     let copied = if source_db == target_db {
         let keys: [&[u8]; 2] = [from, to];
         let mut guards = ctx.db().lock_keys(keys);
-        match find_guard(&mut guards, from)
-            .get(from, now_ms)
-            .map(|e| copy_of(e, now_ms))
-        {
+        let source = find_guard(&mut guards, from);
+        match ctx.read(source, from).map(|e| copy_of(e, now_ms)) {
             Some(entry) => {
                 let table = find_guard(&mut guards, to);
                 copy_into(ctx, target_db, table, to, entry, replace, now_ms)
@@ -397,7 +395,7 @@ pub fn copy(ctx: &mut Ctx<'_>, request: &Request<'_>) {
             .server
             .keyspace
             .lock_two((source_db, key_slot(from)), (target_db, key_slot(to)));
-        match source.get(from, now_ms).map(|e| copy_of(e, now_ms)) {
+        match ctx.read(&mut source, from).map(|e| copy_of(e, now_ms)) {
             Some(entry) => copy_into(ctx, target_db, &mut table, to, entry, replace, now_ms),
             None => false,
         }

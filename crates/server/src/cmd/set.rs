@@ -349,17 +349,13 @@ fn algebra(ctx: &mut Ctx<'_>, keys: Request<'_>, op: Algebra, output: Output<'_>
     };
     let mut guards = db.lock_keys(keys.iter().chain(destination));
     let now_ms = ctx.now_ms;
-    // First pass: expire, check types, note missing keys.
+    // First pass: expire, check types, note missing keys (read lookups, STORE forms too, as
+    // Valkey counts them).
     let mut missing = 0;
     let mut all_intsets = true;
     for key in keys.iter() {
         let table = find_guard(&mut guards, key);
-        let entry = if destination.is_some() {
-            table.get(key, now_ms)
-        } else {
-            ctx.read(table, key)
-        };
-        match entry.map(|e| e.value.as_set()) {
+        match ctx.read(table, key).map(|e| e.value.as_set()) {
             None => missing += 1,
             Some(None) => return ctx.reply.error(WRONGTYPE),
             Some(Some(set)) => all_intsets &= matches!(set, SetValue::Intset(_)),
