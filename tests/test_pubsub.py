@@ -538,8 +538,10 @@ def output_limit_run(server, limit: str, wait_soft: float | None):
     return outcome
 
 
+# The soft limit counts whole seconds of the clock, more than its seconds after the output was
+# first seen over it: waiting 2.5 s always gets past a 1-second limit.
 @pytest.mark.parametrize("limit,wait_soft", [("pubsub 2mb 0 0", None),
-                                             ("pubsub 0 1mb 1", 1.5)])
+                                             ("pubsub 0 1mb 1", 2.5)])
 def test_output_buffer_limit_disconnects_only_the_slow_subscriber(tern_mt, valkey, limit,
                                                                    wait_soft):
     got = output_limit_run(tern_mt, limit, wait_soft)
@@ -548,6 +550,37 @@ def test_output_buffer_limit_disconnects_only_the_slow_subscriber(tern_mt, valke
                     "fast got everything": True, "normal works": True,
                     "fast still subscribed": True, "disconnections": 1}, want
     assert got == want
+
+
+def one_big_message_run(server, seconds: int):
+    """A message past the soft limit to a subscriber that does not read, then nothing more:
+    the server checks the limit again by itself and closes the subscriber once the limit's
+    seconds have passed."""
+    with server.client() as admin:
+        admin.call("CONFIG", "SET", "client-output-buffer-limit", f"pubsub 0 1mb {seconds}")
+        admin.call("CONFIG", "RESETSTAT")
+    slow = RespClient(server.host, server.port, rcvbuf=4096)
+    slow.call("SUBSCRIBE", "big")
+    with server.client() as publisher:
+        # 8 MB: more than the kernel takes from the server for a reader that does not read.
+        assert publisher.call("PUBLISH", "big", "z" * (8 << 20)) == b":1\r\n"
+    time.sleep(seconds + 1.6)
+    data, closed = slow.read_until_close(idle=0.5, limit=10)
+    with server.client() as admin:
+        admin.call("CONFIG", "SET", "client-output-buffer-limit", "pubsub 32mb 8mb 60")
+        info = decode(admin.call("INFO", "stats")).decode()
+    slow.close()
+    disconnections = int(info.split("client_output_buffer_limit_disconnections:")[1]
+                         .split("\r\n")[0])
+    return {"closed": closed, "got it": len(data) >= 8 << 20,
+            "disconnections": disconnections}
+
+
+@pytest.mark.parametrize("seconds", [0, 1])
+def test_soft_limit_is_checked_without_new_output(tern_mt, valkey, seconds):
+    want = one_big_message_run(valkey, seconds)
+    assert want == {"closed": True, "got it": False, "disconnections": 1}, want
+    assert one_big_message_run(tern_mt, seconds) == want
 
 
 def test_soft_limit_needs_its_time(tern_mt):

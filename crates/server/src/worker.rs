@@ -107,6 +107,9 @@ pub struct Worker {
     to_flush: Vec<usize>,
     /// When waits of this worker's blocked clients end: (deadline ms, client id), soonest first.
     wait_deadlines: BinaryHeap<Reverse<(u64, u64)>>,
+    /// Connections whose pending output was over their soft limit at the last check: the cron
+    /// checks them again, so a subscriber nobody writes to any more is still closed in time.
+    over_soft_limit: Vec<usize>,
 }
 
 /// What running one command did to the connection's input.
@@ -138,6 +141,7 @@ impl Worker {
             },
             expire: ExpireCycle::new(id),
             next_cron: Instant::now(),
+            over_soft_limit: Vec::new(),
             to_flush: Vec::new(),
             wait_deadlines: BinaryHeap::new(),
         }
@@ -593,13 +597,19 @@ impl Worker {
         };
         let over_hard = limits.hard_bytes > 0 && pending > limits.hard_bytes;
         let over_soft = limits.soft_bytes > 0 && pending > limits.soft_bytes;
-        if !over_soft {
+        // As Valkey counts it: in whole seconds of the clock, and only once the output is seen
+        // over the soft limit a second time, more than the limit's seconds after the first
+        // (so a limit of 0 seconds closes the client on the first check in a later second).
+        let soft_expired = if !over_soft {
             conn.soft_limit_since_ms = 0;
+            false
         } else if conn.soft_limit_since_ms == 0 {
             conn.soft_limit_since_ms = now_ms;
-        }
-        let soft_expired = over_soft
-            && now_ms.saturating_sub(conn.soft_limit_since_ms) >= limits.soft_seconds * 1000;
+            self.over_soft_limit.push(index);
+            false
+        } else {
+            (now_ms / 1000).saturating_sub(conn.soft_limit_since_ms / 1000) > limits.soft_seconds
+        };
         if over_hard || soft_expired {
             crate::warning!(
                 "Client id={} scheduled to be closed ASAP for overcoming of output buffer limits.",
@@ -669,12 +679,31 @@ impl Worker {
             self.expire.run(&self.server, hz, now_ms);
         }
         self.close_idle_clients(now_ms);
+        self.recheck_output_limits(now_ms);
         if self.server.paused(now_ms).is_none() {
             self.resume_held();
         }
         if self.local.id == 0 {
             let total = self.server.total_commands();
             self.server.ops_samples.lock().sample(now_ms, total);
+        }
+    }
+
+    /// Checks again the connections that were over their soft output limit.
+    fn recheck_output_limits(&mut self, now_ms: u64) {
+        let over = |conns: &[Option<Conn>], index: usize| {
+            conns
+                .get(index)
+                .and_then(Option::as_ref)
+                .is_some_and(|conn| conn.soft_limit_since_ms != 0)
+        };
+        for index in std::mem::take(&mut self.over_soft_limit) {
+            if over(&self.conns, index) {
+                self.check_output_limit(index, now_ms);
+                if over(&self.conns, index) {
+                    self.over_soft_limit.push(index);
+                }
+            }
         }
     }
 
