@@ -20,7 +20,7 @@ import time
 import pytest
 
 from difftools import run_commands
-from harness import decode
+from harness import RespClient, decode
 
 
 def e(body: str, *rest):
@@ -886,6 +886,28 @@ def test_unkillable_after_a_write(start_server):
     thread.join(10)
     assert kill.startswith(b"-UNKILLABLE Sorry the script already executed write commands"), kill
     assert replies == [b"$4\r\ndone\r\n"]
+
+
+def test_new_connections_get_busy_and_can_kill(start_server):
+    """Connections opened while a script runs are served (BUSY, SCRIPT KILL) whichever worker
+    would have taken them in turn."""
+    server = start_server("tern", {"worker-threads": 2, "busy-reply-threshold": 100})
+    runner = server.client()
+    replies = []
+    thread = threading.Thread(
+        target=lambda: replies.append(runner.call("EVAL", "while true do end", "0")))
+    thread.start()
+    time.sleep(0.4)
+    clients = [RespClient(server.host, server.port, timeout=3) for _ in range(6)]
+    pings = [c.call("PING") for c in clients]
+    assert all(p.startswith(b"-BUSY ") for p in pings), pings
+    with RespClient(server.host, server.port, timeout=3) as killer:
+        assert killer.call("SCRIPT", "KILL") == b"+OK\r\n"
+    thread.join(10)
+    assert replies and replies[0].startswith(b"-ERR Script killed by user"), replies
+    assert all(c.call("PING") == b"+PONG\r\n" for c in clients)
+    for c in clients + [runner]:
+        c.close()
 
 
 def test_busy_reply_while_a_script_runs(start_server):

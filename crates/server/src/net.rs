@@ -191,8 +191,14 @@ fn accept_all(server: &Server, listener: &TcpListener, next_worker: &mut usize) 
                 }
                 server.connected_clients.fetch_add(1, Ordering::Relaxed);
                 let workers = server.workers();
-                let worker = *next_worker % workers.len();
+                let mut worker = *next_worker % workers.len();
                 *next_worker = next_worker.wrapping_add(1);
+                // The worker running a script serves its connections only once the script is
+                // over: a new client (come to SCRIPT KILL it, say) goes to another worker,
+                // where it gets BUSY replies and can kill it.
+                if workers.len() > 1 && server.scripting.running_on() == Some(worker) {
+                    worker = (worker + 1) % workers.len();
+                }
                 let id = server.next_client_id.fetch_add(1, Ordering::Relaxed);
                 workers[worker].send(WorkerMessage::Connection(stream, addr, id));
             }

@@ -19,6 +19,8 @@ use crate::log::Level;
 pub struct Scripting {
     pub engine: Mutex<EngineCell>,
     pub run: Arc<RunState>,
+    /// The worker running the current script or function.
+    pub worker: AtomicUsize,
     pub library_count: AtomicUsize,
     pub function_count: AtomicUsize,
 }
@@ -61,6 +63,15 @@ impl Scripting {
         self.run.running.load(Ordering::Relaxed) && self.run.busy.load(Ordering::Relaxed)
     }
 
+    /// The worker a script or function is running on, if one is running: a connection
+    /// accepted there would wait for the script's end instead of getting BUSY.
+    pub fn running_on(&self) -> Option<usize> {
+        self.run
+            .running
+            .load(Ordering::Relaxed)
+            .then(|| self.worker.load(Ordering::Relaxed))
+    }
+
     /// The error other clients get meanwhile.
     pub fn busy_error(&self) -> &'static [u8] {
         if self.run.function.load(Ordering::Relaxed) {
@@ -77,6 +88,7 @@ impl Scripting {
         Scripting {
             engine: Mutex::new(EngineCell(engine)),
             run,
+            worker: AtomicUsize::new(0),
             library_count: AtomicUsize::new(0),
             function_count: AtomicUsize::new(0),
         }
@@ -231,6 +243,10 @@ fn run_target(
 ) {
     let server = ctx.server;
     let run = server.scripting.run.clone();
+    server
+        .scripting
+        .worker
+        .store(ctx.local.id, Ordering::Relaxed);
     run.threshold_ms.store(
         server.config.int(Directive::BusyReplyThreshold).max(0) as u64,
         Ordering::Relaxed,
