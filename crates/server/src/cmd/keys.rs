@@ -1,7 +1,7 @@
 //! The generic key commands: deletion, existence, expiry, renaming, copying, iteration, OBJECT,
 //! and the database-wide ones (DBSIZE, FLUSHDB, FLUSHALL, SWAPDB).
 
-use tern_keyspace::{find_guard, glob_match, key_slot};
+use tern_keyspace::{find_guard, glob_match, key_slot, release};
 use tern_resp::Request;
 
 use crate::config::Directive;
@@ -11,26 +11,30 @@ use crate::notify::class;
 use super::{parse_db, parse_i64, write_help, Ctx, NOT_AN_INTEGER, SAME_OBJECT, SYNTAX_ERROR};
 
 /// DEL key [key ...] and UNLINK key [key ...]: UNLINK frees big values on the free thread,
-/// DEL too under `lazyfree-lazy-user-del`. Values are let go of after the slot locks are
-/// released, so even one freed inline holds up no other command.
+/// DEL too under `lazyfree-lazy-user-del`. Big values are let go of after the slot locks are
+/// released, so even one freed inline holds up no other command; small ones go at once.
 pub fn del(ctx: &mut Ctx<'_>, request: &Request<'_>) {
     let lazy = ctx.name() == "unlink" || ctx.server.config.flag(Directive::LazyfreeLazyUserDel);
     let keys = request.tail(1);
     let mut guards = ctx.db().lock_keys(keys.iter());
     let now_ms = ctx.now_ms;
-    let mut removed = Vec::new();
+    let mut removed = 0;
+    let mut big = Vec::new();
     for key in keys.iter() {
         let table = find_guard(&mut guards, key);
         if table.contains(key, now_ms) {
             if let Some(entry) = table.remove(key) {
-                removed.push(entry.value);
+                if release::is_big(&entry.value) {
+                    big.push(entry.value);
+                }
             }
             ctx.key_event(class::GENERIC, "del", key);
+            removed += 1;
         }
     }
     drop(guards);
-    ctx.reply.int(removed.len() as i64);
-    for value in removed {
+    ctx.reply.int(removed);
+    for value in big {
         lazyfree::free(value, lazy);
     }
 }
