@@ -13,7 +13,7 @@ use crate::bytes::CompactBytes;
 use crate::crc16::{key_slot, SLOT_COUNT};
 use crate::events::{self, KeyEvent};
 use crate::hash::HashValue;
-use crate::table::{Slot, SlotGuard};
+use crate::table::{ExpiredScan, Slot, SlotGuard, SlotTable};
 use crate::value::Value;
 
 /// The most expired hash fields one visit of the active cycle reclaims in a slot, which bounds
@@ -106,15 +106,43 @@ impl Keyspace {
         }
     }
 
-    /// Empties every database, atomically with respect to every other command.
-    pub fn flush_all(&self) {
+    /// Empties every database, atomically with respect to every other command, and hands back
+    /// what they held (see [`Detached`]).
+    pub fn flush_all(&self) -> Detached {
         let mut guards = Vec::new();
         for (_, db) in self.used_dbs() {
             guards.extend((0..SLOT_COUNT).map(|slot| db.lock(slot)));
         }
-        for guard in &mut guards {
-            guard.clear();
+        Detached::take(&mut guards)
+    }
+}
+
+/// The keys a flush took out: the slot tables that held any, detached whole under their locks
+/// (each slot is left an empty table), so the flush itself frees nothing. Dropping this frees
+/// them, on whatever thread that happens, with no lock held.
+#[derive(Default)]
+pub struct Detached {
+    tables: Vec<SlotTable>,
+    keys: usize,
+}
+
+impl Detached {
+    fn take(guards: &mut [SlotGuard<'_>]) -> Detached {
+        let mut detached = Detached::default();
+        for guard in guards.iter_mut().filter(|guard| !guard.is_empty()) {
+            let mut taken = SlotTable::default();
+            std::mem::swap(&mut **guard, &mut taken);
+            // The empty table stays with the slot's database.
+            guard.swap_db(&mut taken);
+            detached.keys += taken.len();
+            detached.tables.push(taken);
         }
+        detached
+    }
+
+    /// How many keys were taken out.
+    pub fn keys(&self) -> usize {
+        self.keys
     }
 }
 
@@ -190,15 +218,14 @@ impl Db {
         }
     }
 
-    /// Empties the database atomically with respect to every other command.
-    pub fn flush(&self) {
+    /// Empties the database atomically with respect to every other command, and hands back
+    /// what it held (see [`Detached`]).
+    pub fn flush(&self) -> Detached {
         if !self.is_used() {
-            return;
+            return Detached::default();
         }
         let mut guards: Vec<SlotGuard<'_>> = (0..SLOT_COUNT).map(|slot| self.lock(slot)).collect();
-        for guard in &mut guards {
-            guard.clear();
-        }
+        Detached::take(&mut guards)
     }
 
     /// Visits whole slots from `cursor` on, calling `visit` for each live key, until at least
@@ -269,24 +296,40 @@ impl Db {
     /// Removes the expired keys of one slot, and the expired fields of its hashes when one is
     /// due; returns (keys with an expiry and hashes with a due field checked, those expired).
     pub fn expire_slot(&self, slot: usize, now_ms: u64) -> (usize, usize) {
+        let scan = self.expire_slot_step(slot, 0, usize::MAX, now_ms);
+        (scan.checked, scan.expired)
+    }
+
+    /// One step of the active cycle in a slot, under its lock: the expired keys among the
+    /// table's groups from `from` on, up to about `max_checked` keys with an expiry (see
+    /// [`SlotTable::remove_expired`]), and, on a step that starts the slot, the expired fields
+    /// of its hashes when one is due (counted as checked and expired).
+    pub fn expire_slot_step(
+        &self,
+        slot: usize,
+        from: usize,
+        max_checked: usize,
+        now_ms: u64,
+    ) -> ExpiredScan {
         let Some(slots) = self.slots.get() else {
-            return (0, 0);
+            return ExpiredScan::default();
         };
-        let fields_due = self
-            .field_expiry
-            .get()
-            .is_some_and(|soonest| now_ms > soonest[slot].load(Ordering::Relaxed));
+        let fields_due = from == 0
+            && self
+                .field_expiry
+                .get()
+                .is_some_and(|soonest| now_ms > soonest[slot].load(Ordering::Relaxed));
         if slots[slot].volatile_len() == 0 && !fields_due {
-            return (0, 0);
+            return ExpiredScan::default();
         }
         let mut table = slots[slot].lock();
-        let (mut checked, mut expired) = table.remove_all_expired(now_ms);
+        let mut scan = table.remove_expired(from, max_checked, now_ms);
         if fields_due {
             let due = self.expire_fields(&mut table, slot, now_ms);
-            checked += due;
-            expired += due;
+            scan.checked += due;
+            scan.expired += due;
         }
-        (checked, expired)
+        scan
     }
 
     /// Reclaims the expired fields of the hashes in a locked slot (at most

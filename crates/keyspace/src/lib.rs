@@ -4,8 +4,10 @@
 //!   Databases and slot tables are created on first use.
 //! - [`Entry`]: a value with its expiry and access bits; [`Value`] and its encodings; sets in
 //!   [`SetValue`], lists in [`ListValue`], sorted sets in [`ZSetValue`], hashes in [`HashValue`].
-//! - Expiry: lazy on every lookup ([`SlotTable::get`]), and [`Db::expire_slot`] for the server's
-//!   active cycle.
+//! - Expiry: lazy on every lookup ([`SlotTable::get`]), and [`Db::expire_slot_step`] for the
+//!   server's active cycle, a bounded step at a time.
+//! - Freeing: values the table drops itself (replaced, expired) and flushed tables
+//!   ([`Detached`]) can be freed off the request path; see [`release`].
 //! - Helpers every command needs: [`key_slot`], [`glob_match`], Valkey's number syntax ([`num`]).
 //!
 //! What it is not: it does no I/O and keeps no clock. Callers pass the time (`now_ms`), so
@@ -30,6 +32,7 @@ mod list;
 pub mod num;
 mod pack;
 mod quicklist;
+pub mod release;
 mod set;
 mod table;
 mod value;
@@ -37,7 +40,7 @@ mod zset;
 
 pub use bytes::CompactBytes;
 pub use crc16::{crc16, key_slot, SLOT_COUNT};
-pub use db::{find_guard, Db, Keyspace, ScanCursor};
+pub use db::{find_guard, Db, Detached, Keyspace, ScanCursor};
 pub use entry::Entry;
 pub use glob::glob_match;
 pub use hash::{
@@ -49,7 +52,7 @@ pub use list::{
 };
 pub use pack::{Pack, PackItem, PackIter};
 pub use set::{Member, SetIter, SetValue};
-pub use table::{key_hash, ExpireUpdate, Slot, SlotGuard, SlotTable, EXPIRED_KEYS};
+pub use table::{key_hash, ExpireUpdate, ExpiredScan, Slot, SlotGuard, SlotTable, EXPIRED_KEYS};
 pub use value::{StrValue, Value};
 pub use zset::{
     format_score, parse_score, AddFlags, AddOutcome, Entries, LexBound, LexRange, Ordered,

@@ -23,6 +23,7 @@ use crate::bucket::{self, Tagged};
 use crate::bytes::CompactBytes;
 use crate::entry::Entry;
 use crate::events::{self, KeyEvent};
+use crate::release::{release, Removal};
 
 /// Keys removed because their time to live ran out, since start (INFO `expired_keys`).
 pub static EXPIRED_KEYS: AtomicU64 = AtomicU64::new(0);
@@ -268,7 +269,7 @@ impl SlotTable {
         let position = self.find(key_hash(key), key)?;
         if self.entry_at(position).is_expired(now_ms) {
             events::record(self.db, KeyEvent::Expired, key);
-            drop(self.take_entry(position));
+            release(self.take_entry(position).value, Removal::Expire);
             EXPIRED_KEYS.fetch_add(1, Ordering::Relaxed);
             return None;
         }
@@ -287,9 +288,9 @@ impl SlotTable {
         self.get(key, now_ms).is_some()
     }
 
-    /// Stores `entry` under `key`, replacing any entry, and applies `expire`. Returns the entry
-    /// replaced.
-    pub fn insert(&mut self, key: &[u8], mut entry: Entry, expire: ExpireUpdate) -> Option<Entry> {
+    /// Stores `entry` under `key`, replacing any entry (whose value is let go of as
+    /// `lazyfree-lazy-server-del` says, see `release`), and applies `expire`.
+    pub fn insert(&mut self, key: &[u8], mut entry: Entry, expire: ExpireUpdate) {
         let hash = key_hash(key);
         match self.find(hash, key) {
             Some(position) => {
@@ -301,7 +302,8 @@ impl SlotTable {
                 };
                 self.volatile =
                     self.volatile + u32::from(entry.expire_at_ms != 0) - u32::from(old_expire != 0);
-                Some(std::mem::replace(self.entry_at_mut(position), entry))
+                let old = std::mem::replace(self.entry_at_mut(position), entry);
+                release(old.value, Removal::Overwrite);
             }
             None => {
                 entry.expire_at_ms = match expire {
@@ -310,7 +312,6 @@ impl SlotTable {
                 };
                 self.place(hash, bucket::new(key, entry));
                 events::record(self.db, KeyEvent::Created, key);
-                None
             }
         }
     }
@@ -381,25 +382,56 @@ impl SlotTable {
         self.volatile = 0;
     }
 
-    /// Removes every expired entry; returns (entries with an expiry checked, entries removed).
-    pub fn remove_all_expired(&mut self, now_ms: u64) -> (usize, usize) {
-        if self.volatile == 0 {
-            return (0, 0);
-        }
-        let checked = self.volatile as usize;
-        let expired: Vec<Position> = self
-            .positions()
-            .filter(|&position| self.entry_at(position).is_expired(now_ms))
-            .collect();
-        for &position in &expired {
-            if events::recording_any() {
-                events::record(self.db, KeyEvent::Expired, self.key_at(position));
+    /// One step of the active expiry cycle: removes the expired entries of the groups from
+    /// `from` on, stopping after the group in which `max_checked` entries with an expiry have
+    /// been looked at, so a big table is visited in bounded steps. The cursor is a group index:
+    /// if the table grows between two steps, some entries are met twice or not at all in this
+    /// pass, and a later pass finds them.
+    pub fn remove_expired(&mut self, from: usize, max_checked: usize, now_ms: u64) -> ExpiredScan {
+        let mut scan = ExpiredScan::default();
+        // From the start, the scan can stop once it has met every entry with an expiry.
+        let volatile = if from == 0 {
+            self.volatile as usize
+        } else {
+            usize::MAX
+        };
+        let mut group = from;
+        while group < self.groups.len() && scan.checked < volatile {
+            let tags = self.groups[group].tags.load(Ordering::Relaxed);
+            for position in (0..GROUP_WIDTH).filter(|&p| Group::tag(tags, p) != 0) {
+                let entry = self.entry_at((group, position));
+                if entry.expire_at_ms == 0 {
+                    continue;
+                }
+                scan.checked += 1;
+                if entry.is_expired(now_ms) {
+                    if events::recording_any() {
+                        events::record(self.db, KeyEvent::Expired, self.key_at((group, position)));
+                    }
+                    release(self.take_entry((group, position)).value, Removal::Expire);
+                    scan.expired += 1;
+                }
             }
-            drop(self.take_entry(position));
+            group += 1;
+            if scan.checked >= max_checked && group < self.groups.len() && scan.checked < volatile {
+                scan.next = Some(group);
+                break;
+            }
         }
-        EXPIRED_KEYS.fetch_add(expired.len() as u64, Ordering::Relaxed);
-        (checked, expired.len())
+        EXPIRED_KEYS.fetch_add(scan.expired as u64, Ordering::Relaxed);
+        scan
     }
+}
+
+/// What one step of the active expiry cycle did in a table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExpiredScan {
+    /// Entries with an expiry looked at.
+    pub checked: usize,
+    /// Of those, the ones removed.
+    pub expired: usize,
+    /// The group to resume from, or None when the step reached the table's end.
+    pub next: Option<usize>,
 }
 
 /// One slot of one database: its table behind its own lock, lock-free copies of its sizes (for

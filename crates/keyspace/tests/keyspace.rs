@@ -50,6 +50,54 @@ fn active_expiry_removes_only_expired_keys() {
 }
 
 #[test]
+fn one_big_slot_expires_in_bounded_steps() {
+    let keyspace = Keyspace::new(1);
+    let db = keyspace.db(0);
+    let slot = key_slot(b"{tag}");
+    // 3000 keys in one slot: two in three expire at 10, the others later or never.
+    for i in 0..3000 {
+        let key = format!("{{tag}}{i}");
+        let expire = match i % 3 {
+            0 => ExpireUpdate::Clear,
+            1 => ExpireUpdate::At(10),
+            _ => ExpireUpdate::At(if i % 2 == 0 { 10 } else { 1_000 }),
+        };
+        db.lock_key(key.as_bytes())
+            .insert(key.as_bytes(), string("v"), expire);
+    }
+    let volatile = db.volatile_len();
+    assert_eq!(volatile, 2000);
+    let (mut from, mut steps, mut checked, mut expired) = (0, 0, 0, 0);
+    loop {
+        let scan = db.expire_slot_step(slot, from, 100, 11);
+        steps += 1;
+        // A step stops after the group in which it reached its bound (a group holds 7).
+        assert!(scan.checked < 100 + 7, "{scan:?}");
+        checked += scan.checked;
+        expired += scan.expired;
+        match scan.next {
+            Some(next) => from = next,
+            None => break,
+        }
+    }
+    assert!(steps >= 20, "{steps} steps");
+    assert_eq!(checked, volatile);
+    assert_eq!(expired, 1500);
+    assert_eq!((db.len(), db.volatile_len()), (1500, 500));
+    // A pass from the start stops once it has met every key with an expiry.
+    let scan = db.expire_slot_step(slot, 0, usize::MAX, 11);
+    assert_eq!((scan.checked, scan.expired, scan.next), (500, 0, None));
+    let scan = db.expire_slot_step(slot, 0, usize::MAX, 1_001);
+    assert_eq!((scan.checked, scan.expired), (500, 500));
+    assert_eq!(db.volatile_len(), 0);
+    assert_eq!(
+        db.expire_slot_step(slot, 0, 100, 2_000),
+        Default::default(),
+        "nothing to do"
+    );
+}
+
+#[test]
 fn scan_visits_every_key_once_while_others_come_and_go() {
     let keyspace = Keyspace::new(1);
     let db = keyspace.db(0);
@@ -97,8 +145,19 @@ fn swap_and_flush() {
     assert!(keyspace.db(0).lock_key(b"y").get(b"y", 0).is_some());
     assert!(keyspace.db(2).lock_key(b"x").get(b"x", 0).is_some());
     assert_eq!(keyspace.db(0).volatile_len(), 1);
-    keyspace.flush_all();
+    let detached = keyspace.flush_all();
+    assert_eq!(detached.keys(), 2);
     assert_eq!(keyspace.db(0).len() + keyspace.db(2).len(), 0);
+    assert_eq!(keyspace.db(0).volatile_len(), 0);
+    // The emptied slots take keys again; what was taken out is freed when dropped.
+    keyspace
+        .db(0)
+        .lock_key(b"x")
+        .insert(b"x", string("1"), ExpireUpdate::Clear);
+    drop(detached);
+    assert_eq!(keyspace.db(0).len(), 1);
+    assert_eq!(keyspace.db(0).flush().keys(), 1);
+    assert_eq!(keyspace.db(0).flush().keys(), 0);
 }
 
 #[test]

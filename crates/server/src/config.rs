@@ -93,6 +93,12 @@ directives! {
     BusyReplyThreshold: "busy-reply-threshold" | "lua-time-limit", Kind::Int { min: 0, max: i64::MAX, memory: false }, "5000", true;
     ListMaxListpackSize: "list-max-listpack-size" | "list-max-ziplist-size", Kind::Int { min: i32::MIN as i64, max: I32_MAX, memory: false }, "-2", true;
     NotifyKeyspaceEvents: "notify-keyspace-events", Kind::Special(check_notify), "", true;
+    LazyfreeLazyEviction: "lazyfree-lazy-eviction", Kind::Bool, "yes", true;
+    LazyfreeLazyExpire: "lazyfree-lazy-expire", Kind::Bool, "yes", true;
+    LazyfreeLazyServerDel: "lazyfree-lazy-server-del", Kind::Bool, "yes", true;
+    LazyfreeLazyUserDel: "lazyfree-lazy-user-del", Kind::Bool, "yes", true;
+    LazyfreeLazyUserFlush: "lazyfree-lazy-user-flush", Kind::Bool, "yes", true;
+    ReplicaLazyFlush: "replica-lazy-flush" | "slave-lazy-flush", Kind::Bool, "yes", true;
 }
 
 /// `notify-keyspace-events`: shown in Valkey's order. The class bits are kept beside the text
@@ -143,6 +149,10 @@ pub struct Config {
     output_limits: RwLock<OutputLimits>,
     /// The config file the server was started with, for CONFIG REWRITE.
     pub file: Option<std::path::PathBuf>,
+    /// Whether stores reach the process-wide copies of directives (the keyspace's thresholds
+    /// and lazy-free flags, the notification classes); false for a scratch copy of the
+    /// defaults, which must not reset them.
+    publishes: bool,
 }
 
 /// A failed start-up read: where, and why (Valkey's wording).
@@ -311,11 +321,16 @@ impl Default for Config {
 
 impl Config {
     pub fn new() -> Config {
+        Config::with_defaults(true)
+    }
+
+    fn with_defaults(publishes: bool) -> Config {
         let config = Config {
             numbers: DEFS.iter().map(|_| AtomicI64::new(0)).collect(),
             texts: DEFS.iter().map(|_| RwLock::new(String::new())).collect(),
             output_limits: RwLock::new(OutputLimits::default_limits()),
             file: None,
+            publishes,
         };
         for (index, def) in DEFS.iter().enumerate() {
             config
@@ -377,9 +392,14 @@ impl Config {
         if index == Directive::NotifyKeyspaceEvents as usize {
             let flags = crate::notify::parse_flags(text)?;
             self.numbers[index].store(i64::from(flags), Ordering::Relaxed);
-            crate::notify::apply_flags(flags);
+            if self.publishes {
+                crate::notify::apply_flags(flags);
+            }
         }
-        publish_threshold(index, self.numbers[index].load(Ordering::Relaxed));
+        if self.publishes {
+            publish_threshold(index, self.numbers[index].load(Ordering::Relaxed));
+            crate::lazyfree::publish(index, self.numbers[index].load(Ordering::Relaxed));
+        }
         if index == Directive::ClientOutputBufferLimit as usize {
             *self.output_limits.write() =
                 parse_output_limits(&self.texts[index].read(), OutputLimits::default_limits())?;
@@ -509,7 +529,7 @@ impl Config {
 
     /// The directives that differ from their defaults, as config-file lines (CONFIG REWRITE).
     pub fn changed_lines(&self) -> Vec<String> {
-        let defaults = Config::new();
+        let defaults = Config::with_defaults(false);
         (0..DEFS.len())
             .filter(|&index| self.show(index) != defaults.show(index))
             .map(|index| format!("{} {}", DEFS[index].name, quote(&self.show(index))))

@@ -5,7 +5,8 @@
 //! - [`dispatch`]: the command table joined to the handlers; lookup, arity, auth, stats.
 //! - [`cmd`]: the handlers, one module per command group.
 //! - [`config`]: the directive table behind the command line, config files and CONFIG.
-//! - [`expire`]: the active expiry cycle; [`client`]: connection state; [`server`]: shared state.
+//! - [`expire`]: the active expiry cycle; [`lazyfree`]: the background free thread;
+//!   [`client`]: connection state; [`server`]: shared state.
 //!
 //! What it is not: the protocol (`tern-resp`), the command metadata (`tern-commands`) and the
 //! data structures (`tern-keyspace`) live in their own crates, which do no I/O.
@@ -23,6 +24,7 @@ pub mod cmd;
 pub mod config;
 pub mod dispatch;
 pub mod expire;
+pub mod lazyfree;
 pub mod log;
 pub mod memory;
 pub mod net;

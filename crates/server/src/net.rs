@@ -116,6 +116,7 @@ pub fn run(config: Config) -> i32 {
         let _ = std::fs::write(&pidfile, format!("{}\n", std::process::id()));
     }
     let server = Arc::new(Server::new(config, workers, port));
+    crate::lazyfree::start();
 
     let mut handles = Vec::new();
     let mut polls = Vec::new();

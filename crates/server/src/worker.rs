@@ -187,6 +187,14 @@ impl Worker {
                 self.cron();
                 self.deliver_local_pubsub();
                 self.flush_pending();
+            } else if self
+                .expire
+                .next_slice()
+                .is_some_and(|at| Instant::now() >= at)
+            {
+                self.expire_slice();
+                self.deliver_local_pubsub();
+                self.flush_pending();
             }
         }
     }
@@ -264,7 +272,10 @@ impl Worker {
     /// How long the next poll may sleep: until the periodic work, or the next wait's end.
     fn poll_timeout(&self) -> Duration {
         let now = Instant::now();
-        let until_cron = self.next_cron.saturating_duration_since(now);
+        let mut until_cron = self.next_cron.saturating_duration_since(now);
+        if let Some(slice) = self.expire.next_slice() {
+            until_cron = until_cron.min(slice.saturating_duration_since(now));
+        }
         match self.wait_deadlines.peek() {
             Some(Reverse((deadline_ms, _))) => {
                 // A wait ends once the clock is past its deadline, as in Valkey.
@@ -676,7 +687,7 @@ impl Worker {
         self.next_cron = Instant::now() + Duration::from_micros(1_000_000 / hz);
         let now_ms = unix_ms();
         if let Some(_lane) = self.server.lanes.try_enter(self.local.id) {
-            self.expire.run(&self.server, hz, now_ms);
+            self.expire.tick(&self.server, hz, now_ms);
         }
         self.close_idle_clients(now_ms);
         self.recheck_output_limits(now_ms);
@@ -704,6 +715,16 @@ impl Worker {
                     self.over_soft_limit.push(index);
                 }
             }
+        }
+    }
+
+    /// The active expiry cycle's next slice while it has a backlog (see `expire`); put off a
+    /// little while another worker runs alone.
+    fn expire_slice(&mut self) {
+        let hz = self.server.config.int(Directive::Hz).max(1) as u64;
+        match self.server.lanes.try_enter(self.local.id) {
+            Some(_lane) => self.expire.run_due(&self.server, hz, unix_ms()),
+            None => self.expire.postpone(),
         }
     }
 

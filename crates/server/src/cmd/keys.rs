@@ -1,28 +1,42 @@
 //! The generic key commands: deletion, existence, expiry, renaming, copying, iteration, OBJECT,
 //! and the database-wide ones (DBSIZE, FLUSHDB, FLUSHALL, SWAPDB).
 
-use tern_keyspace::{find_guard, glob_match, key_slot};
+use tern_keyspace::{find_guard, glob_match, key_slot, release};
 use tern_resp::Request;
 
+use crate::config::Directive;
+use crate::lazyfree;
 use crate::notify::class;
 
 use super::{parse_db, parse_i64, write_help, Ctx, NOT_AN_INTEGER, SAME_OBJECT, SYNTAX_ERROR};
 
-/// DEL key [key ...] and UNLINK key [key ...]
+/// DEL key [key ...] and UNLINK key [key ...]: UNLINK frees big values on the free thread,
+/// DEL too under `lazyfree-lazy-user-del`. Big values are let go of after the slot locks are
+/// released, so even one freed inline holds up no other command; small ones go at once.
 pub fn del(ctx: &mut Ctx<'_>, request: &Request<'_>) {
+    let lazy = ctx.name() == "unlink" || ctx.server.config.flag(Directive::LazyfreeLazyUserDel);
     let keys = request.tail(1);
     let mut guards = ctx.db().lock_keys(keys.iter());
     let now_ms = ctx.now_ms;
     let mut removed = 0;
+    let mut big = Vec::new();
     for key in keys.iter() {
         let table = find_guard(&mut guards, key);
         if table.contains(key, now_ms) {
-            table.remove(key);
+            if let Some(entry) = table.remove(key) {
+                if release::is_big(&entry.value) {
+                    big.push(entry.value);
+                }
+            }
             ctx.key_event(class::GENERIC, "del", key);
             removed += 1;
         }
     }
+    drop(guards);
     ctx.reply.int(removed);
+    for value in big {
+        lazyfree::free(value, lazy);
+    }
 }
 
 /// Counts the live keys among the arguments, a key named twice counting twice.
@@ -124,7 +138,10 @@ fn expire_generic(ctx: &mut Ctx<'_>, request: &Request<'_>, seconds: bool, relat
         return ctx.reply.int(0);
     }
     if when <= now_ms as i64 {
-        table.remove(key);
+        if let Some(entry) = table.remove(key) {
+            let lazy = ctx.server.config.flag(Directive::LazyfreeLazyExpire);
+            lazyfree::free(entry.value, lazy);
+        }
         ctx.key_event(class::EXPIRED, "expired", key);
     } else {
         table.set_expire(key, Some(when as u64));
@@ -323,7 +340,10 @@ fn rename_generic(ctx: &mut Ctx<'_>, request: &Request<'_>, only_if_new: bool) -
     }
     let (_, entry) = find_guard(&mut guards, from).remove_entry(from)?;
     let target = find_guard(&mut guards, to);
-    target.remove(to);
+    if let Some(replaced) = target.remove(to) {
+        let lazy = ctx.server.config.flag(Directive::LazyfreeLazyServerDel);
+        lazyfree::free(replaced.value, lazy);
+    }
     ctx.db().note_field_expiry(to, &entry.value);
     target.insert_entry(to.into(), entry);
     ctx.key_event(class::GENERIC, "rename_from", from);
@@ -428,7 +448,7 @@ fn copy_into(
         if !replace {
             return false;
         }
-        table.remove(key);
+        lazyfree::server_del(ctx.server, table.remove(key));
     }
     ctx.server
         .keyspace
@@ -535,40 +555,52 @@ pub fn dbsize(ctx: &mut Ctx<'_>, _request: &Request<'_>) {
     ctx.reply.int(ctx.db().len() as i64);
 }
 
-/// Checks FLUSHDB/FLUSHALL's optional ASYNC|SYNC argument.
-fn flush_mode_ok(request: &Request<'_>) -> bool {
+/// FLUSHDB/FLUSHALL's optional ASYNC|SYNC argument: whether to free on the free thread
+/// (without the argument, as `lazyfree-lazy-user-flush` says), or None for a syntax error.
+fn flush_mode(ctx: &Ctx<'_>, request: &Request<'_>) -> Option<bool> {
     match request.len() {
-        1 => true,
+        1 => Some(ctx.server.config.flag(Directive::LazyfreeLazyUserFlush)),
         2 => {
             let mode = request.arg(1);
-            mode.eq_ignore_ascii_case(b"ASYNC") || mode.eq_ignore_ascii_case(b"SYNC")
+            if mode.eq_ignore_ascii_case(b"ASYNC") {
+                Some(true)
+            } else if mode.eq_ignore_ascii_case(b"SYNC") {
+                Some(false)
+            } else {
+                None
+            }
         }
-        _ => false,
+        _ => None,
     }
 }
 
 /// FLUSHDB [ASYNC | SYNC]
+///
+/// The slot tables are detached under the locks and freed after they are released: on the free
+/// thread when asynchronous, by this command otherwise (other clients wait for neither).
 pub fn flushdb(ctx: &mut Ctx<'_>, request: &Request<'_>) {
-    if !flush_mode_ok(request) {
+    let Some(lazy) = flush_mode(ctx, request) else {
         return ctx.reply.error(SYNTAX_ERROR);
-    }
+    };
     touch_watched_in(ctx, ctx.client.db, None);
-    ctx.db().flush();
+    let detached = ctx.db().flush();
     ctx.server.tracking.flush(ctx.server);
     ctx.reply.ok();
+    lazyfree::free_detached(detached, lazy);
 }
 
-/// FLUSHALL [ASYNC | SYNC]
+/// FLUSHALL [ASYNC | SYNC], freeing as FLUSHDB does.
 pub fn flushall(ctx: &mut Ctx<'_>, request: &Request<'_>) {
-    if !flush_mode_ok(request) {
+    let Some(lazy) = flush_mode(ctx, request) else {
         return ctx.reply.error(SYNTAX_ERROR);
-    }
+    };
     for db in 0..ctx.server.keyspace.db_count() {
         touch_watched_in(ctx, db, None);
     }
-    ctx.server.keyspace.flush_all();
+    let detached = ctx.server.keyspace.flush_all();
     ctx.server.tracking.flush(ctx.server);
     ctx.reply.ok();
+    lazyfree::free_detached(detached, lazy);
 }
 
 /// SWAPDB index1 index2

@@ -147,7 +147,8 @@ fn write_section(server: &Server, section: &str, now_ms: u64, out: &mut String) 
             };
             line("mem_fragmentation_ratio", &format!("{ratio:.2}"));
             line("mem_allocator", &memory.allocator);
-            line("lazyfree_pending_objects", &0);
+            line("lazyfree_pending_objects", &crate::lazyfree::pending());
+            line("lazyfreed_objects", &crate::lazyfree::freed());
         }
         "persistence" => {
             line("loading", &0);

@@ -459,7 +459,7 @@ fn algebra(ctx: &mut Ctx<'_>, keys: Request<'_>, op: Algebra, output: Output<'_>
                     Algebra::Diff => "sdiffstore",
                 };
                 ctx.key_event(class::SET, event, destination);
-            } else if table.remove(destination).is_some() {
+            } else if crate::lazyfree::server_del(ctx.server, table.remove(destination)) {
                 ctx.key_event(class::GENERIC, "del", destination);
             }
             ctx.reply.int(len as i64);

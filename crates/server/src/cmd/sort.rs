@@ -813,7 +813,7 @@ fn store_elements(
     let now_ms = ctx.now_ms;
     let table = find_guard(guards, destination);
     if values.is_empty() {
-        if table.remove(destination).is_some() {
+        if crate::lazyfree::server_del(ctx.server, table.remove(destination)) {
             ctx.key_event(class::GENERIC, "del", destination);
         }
     } else {

@@ -257,7 +257,9 @@ fn write_string(
             }
         }
         None => {
-            if table.remove(key).is_some() {
+            if let Some(entry) = table.remove(key) {
+                let lazy = ctx.server.config.flag(Directive::LazyfreeLazyExpire);
+                crate::lazyfree::free(entry.value, lazy);
                 ctx.key_event(class::EXPIRED, "expired", key);
             }
         }

@@ -127,7 +127,7 @@ fn store_result(
 ) {
     let len = zset.len();
     if len == 0 {
-        if table.remove(destination).is_some() {
+        if crate::lazyfree::server_del(ctx.server, table.remove(destination)) {
             ctx.key_event(class::GENERIC, "del", destination);
         }
     } else {
