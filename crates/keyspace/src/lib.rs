@@ -6,6 +6,8 @@
 //!   [`SetValue`], lists in [`ListValue`], sorted sets in [`ZSetValue`], hashes in [`HashValue`].
 //! - Expiry: lazy on every lookup ([`SlotTable::get`]), and [`Db::expire_slot`] for the server's
 //!   active cycle.
+//! - Eviction ([`evict`]): the meaning of each entry's access bits (LRU clock or LFU counter),
+//!   recorded on lookups, and choosing keys to evict by sampling slot tables.
 //! - Helpers every command needs: [`key_slot`], [`glob_match`], Valkey's number syntax ([`num`]).
 //!
 //! What it is not: it does no I/O and keeps no clock. Callers pass the time (`now_ms`), so
@@ -23,6 +25,7 @@ mod crc16;
 mod db;
 mod entry;
 pub mod events;
+pub mod evict;
 mod glob;
 mod hash;
 pub mod limits;
