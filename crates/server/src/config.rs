@@ -93,6 +93,13 @@ directives! {
     BusyReplyThreshold: "busy-reply-threshold" | "lua-time-limit", Kind::Int { min: 0, max: i64::MAX, memory: false }, "5000", true;
     ListMaxListpackSize: "list-max-listpack-size" | "list-max-ziplist-size", Kind::Int { min: i32::MIN as i64, max: I32_MAX, memory: false }, "-2", true;
     NotifyKeyspaceEvents: "notify-keyspace-events", Kind::Special(check_notify), "", true;
+    Maxmemory: "maxmemory", Kind::Special(crate::evict::check_maxmemory), "0", true;
+    MaxmemoryPolicy: "maxmemory-policy", Kind::Enum(tern_keyspace::evict::Policy::NAMES), "noeviction", true;
+    MaxmemorySamples: "maxmemory-samples", Kind::Int { min: 1, max: 64, memory: false }, "5", true;
+    MaxmemoryEvictionTenacity: "maxmemory-eviction-tenacity", Kind::Int { min: 0, max: 100, memory: false }, "10", true;
+    LfuLogFactor: "lfu-log-factor", Kind::Int { min: 0, max: I32_MAX, memory: false }, "10", true;
+    LfuDecayTime: "lfu-decay-time", Kind::Int { min: 0, max: I32_MAX, memory: false }, "1", true;
+    MaxmemoryClients: "maxmemory-clients", Kind::Special(crate::evict::check_maxmemory_clients), "0", true;
 }
 
 /// `notify-keyspace-events`: shown in Valkey's order. The class bits are kept beside the text
@@ -380,6 +387,9 @@ impl Config {
             crate::notify::apply_flags(flags);
         }
         publish_threshold(index, self.numbers[index].load(Ordering::Relaxed));
+        if let Some(number) = crate::evict::apply_directive(index, self) {
+            self.numbers[index].store(number, Ordering::Relaxed);
+        }
         if index == Directive::ClientOutputBufferLimit as usize {
             *self.output_limits.write() =
                 parse_output_limits(&self.texts[index].read(), OutputLimits::default_limits())?;

@@ -5,6 +5,7 @@
 //! - [`dispatch`]: the command table joined to the handlers; lookup, arity, auth, stats.
 //! - [`cmd`]: the handlers, one module per command group.
 //! - [`config`]: the directive table behind the command line, config files and CONFIG.
+//! - [`evict`]: maxmemory, key and client eviction; [`memory`]: memory accounting.
 //! - [`expire`]: the active expiry cycle; [`client`]: connection state; [`server`]: shared state.
 //!
 //! What it is not: the protocol (`tern-resp`), the command metadata (`tern-commands`) and the
@@ -22,6 +23,7 @@ pub mod client;
 pub mod cmd;
 pub mod config;
 pub mod dispatch;
+pub mod evict;
 pub mod expire;
 pub mod log;
 pub mod memory;

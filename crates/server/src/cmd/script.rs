@@ -97,12 +97,20 @@ fn version_num() -> i64 {
 struct ScriptHost<'c, 'a> {
     ctx: &'c mut Ctx<'a>,
     read_only: bool,
+    /// The script declared `allow-oom`: its commands run even when memory is out.
+    allow_oom: bool,
     run: &'c RunState,
 }
 
 impl Host for ScriptHost<'_, '_> {
     fn call(&mut self, args: &[Vec<u8>], resp3: bool) -> Result<Vec<u8>, Vec<u8>> {
-        run_for_script(self.ctx, args, resp3, self.read_only, self.run)
+        run_for_script(
+            self.ctx,
+            args,
+            resp3,
+            (self.read_only, self.allow_oom),
+            self.run,
+        )
     }
 
     fn log(&mut self, level: i64, text: &[u8]) {
@@ -136,7 +144,7 @@ fn run_for_script(
     ctx: &mut Ctx<'_>,
     args: &[Vec<u8>],
     resp3: bool,
-    read_only: bool,
+    (read_only, allow_oom): (bool, bool),
     run: &RunState,
 ) -> Result<Vec<u8>, Vec<u8>> {
     let server = ctx.server;
@@ -162,10 +170,15 @@ fn run_for_script(
     if command.spec.has_flag("noscript") {
         return Err(b"ERR This Valkey command is not allowed from script".to_vec());
     }
+    if command.flags.write && read_only {
+        return Err(b"ERR Write commands are not allowed from read-only scripts.".to_vec());
+    }
+    // Memory was out when the script started and it has not written yet: it may not start.
+    let wrote = run.wrote.load(Ordering::SeqCst);
+    if crate::evict::script_call_refused(server, ctx.local, command, allow_oom, wrote) {
+        return Err(crate::evict::OOM_ERROR.to_vec());
+    }
     if command.flags.write {
-        if read_only {
-            return Err(b"ERR Write commands are not allowed from read-only scripts.".to_vec());
-        }
         run.wrote.store(true, Ordering::SeqCst);
     }
     if command.handler.is_none() {
@@ -228,7 +241,7 @@ fn run_target(
     target: Target<'_>,
     keys: &[&[u8]],
     args: &[&[u8]],
-    read_only: bool,
+    (read_only, allow_oom): (bool, bool),
 ) {
     let server = ctx.server;
     let run = server.scripting.run.clone();
@@ -245,6 +258,7 @@ fn run_target(
         let mut host = ScriptHost {
             ctx: &mut *ctx,
             read_only,
+            allow_oom,
             run: &run,
         };
         engine.run(
@@ -301,7 +315,7 @@ fn eval_generic(ctx: &mut Ctx<'_>, request: &Request<'_>, by_sha: bool, ro: bool
             Target::Script(&sha),
             &keys,
             &args,
-            read_only,
+            (read_only, !flags.compat && flags.allow_oom),
         );
     });
     crate::blocking::serve_ready(ctx.server, ctx.local, ctx.now_ms);
@@ -454,7 +468,7 @@ fn fcall_generic(ctx: &mut Ctx<'_>, request: &Request<'_>, ro: bool) {
             Target::Function(name),
             &keys,
             &args,
-            read_only,
+            (read_only, flags.allow_oom),
         );
     });
     crate::blocking::serve_ready(ctx.server, ctx.local, ctx.now_ms);
