@@ -516,9 +516,13 @@ def test_config_set_maxmemory_lowers_memory_at_once(start_server, kind):
 def test_eviction_is_a_deletion_for_watchers_and_notifications(start_server, kind):
     server = start_server(kind, {"maxmemory-policy": "allkeys-random",
                                  "notify-keyspace-events": "Ee"})
-    with server.client() as c, server.client() as watcher, server.client() as subscriber:
+    with server.client() as c, server.client() as watcher, server.client() as subscriber, \
+            server.client() as tracker:
         c.call("SET", "big", "x" * (4 * MB))
         assert subscriber.call("SUBSCRIBE", "__keyevent@0__:evicted").startswith(b"*3")
+        assert tracker.call("HELLO", "3").startswith(b"%")
+        assert tracker.call("CLIENT", "TRACKING", "ON") == b"+OK\r\n"
+        assert tracker.call("STRLEN", "big") == b":4194304\r\n"
         assert watcher.call("WATCH", "big") == b"+OK\r\n"
         assert watcher.call("MULTI") == b"+OK\r\n"
         assert watcher.call("GET", "big") == b"+QUEUED\r\n"
@@ -527,6 +531,8 @@ def test_eviction_is_a_deletion_for_watchers_and_notifications(start_server, kin
         message = decode(subscriber.read_reply())
         assert message == [b"message", b"__keyevent@0__:evicted", b"big"]
         assert watcher.call("EXEC") == b"*-1\r\n"
+        # The caching client is told to drop it.
+        assert decode(tracker.read_reply()) == [b"invalidate", [b"big"]]
         assert evicted_keys(c) == 1
         assert decode(c.call("EXISTS", "big")) == 0
 

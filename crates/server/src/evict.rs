@@ -80,21 +80,27 @@ pub fn time_limit_us(tenacity: i64) -> u64 {
     }
 }
 
-/// Evicts keys while memory is over `maxmemory`, within the time budget.
+/// Evicts keys while memory is over `maxmemory`, within the time budget. Not while CLIENT
+/// PAUSE holds writes (evicting is a write, as in Valkey): memory then counts as fine.
 pub fn perform(server: &Server, local: &mut WorkerLocal) -> Outcome {
     let limit = maxmemory(server);
     if limit == 0 {
-        PENDING.store(false, Ordering::Relaxed);
+        set_pending(false);
         return note(Outcome::Ok);
+    }
+    if server.paused(unix_ms()).is_some() {
+        // The next command after the pause evicts again.
+        set_pending(false);
+        return Outcome::Ok;
     }
     let used = crate::memory::used();
     if used <= limit {
-        PENDING.store(false, Ordering::Relaxed);
+        set_pending(false);
         return note(Outcome::Ok);
     }
     let policy = policy(server);
     if policy == Policy::NoEviction {
-        PENDING.store(false, Ordering::Relaxed);
+        set_pending(false);
         return note(Outcome::Fail);
     }
     let to_free = (used - limit) as i64;
@@ -111,7 +117,7 @@ pub fn perform(server: &Server, local: &mut WorkerLocal) -> Outcome {
                 .evictor
                 .evict_one(&server.keyspace, policy, samples, now_ms, &mut local.rng)
         else {
-            PENDING.store(false, Ordering::Relaxed);
+            set_pending(false);
             return note(Outcome::Fail);
         };
         drop(entry);
@@ -125,21 +131,34 @@ pub fn perform(server: &Server, local: &mut WorkerLocal) -> Outcome {
                 break;
             }
             if started.elapsed().as_micros() as u64 > budget_us {
-                PENDING.store(true, Ordering::Relaxed);
+                set_pending(true);
                 return note(Outcome::Running);
             }
         }
     }
-    PENDING.store(false, Ordering::Relaxed);
+    set_pending(false);
     note(Outcome::Ok)
 }
 
-/// Keeps the INFO figures of time spent over the limit.
+/// Sets [`pending`], writing the shared flag only when it changes: every worker checks memory
+/// before every command, and an unchanged flag keeps its cache line shared.
+#[inline]
+fn set_pending(on: bool) {
+    if PENDING.load(Ordering::Relaxed) != on {
+        PENDING.store(on, Ordering::Relaxed);
+    }
+}
+
+/// Keeps the INFO figures of time spent over the limit (writing them only when the state
+/// changes, for the same reason).
+#[inline]
 fn note(outcome: Outcome) -> Outcome {
     if outcome == Outcome::Ok {
-        let since = EXCEEDED_SINCE_US.swap(0, Ordering::Relaxed);
-        if since != 0 {
-            EXCEEDED_TOTAL_US.fetch_add(unix_us().saturating_sub(since), Ordering::Relaxed);
+        if EXCEEDED_SINCE_US.load(Ordering::Relaxed) != 0 {
+            let since = EXCEEDED_SINCE_US.swap(0, Ordering::Relaxed);
+            if since != 0 {
+                EXCEEDED_TOTAL_US.fetch_add(unix_us().saturating_sub(since), Ordering::Relaxed);
+            }
         }
     } else if EXCEEDED_SINCE_US.load(Ordering::Relaxed) == 0 {
         let _ =

@@ -66,7 +66,13 @@ pub fn allocator_name() -> &'static str {
 /// Threads that publish their net bytes; more are counted only through calibration.
 const PUBLISHERS_MAX: usize = 512;
 
-static PUBLISHED: [AtomicI64; PUBLISHERS_MAX] = [const { AtomicI64::new(0) }; PUBLISHERS_MAX];
+/// One thread's published figure, alone in its cache line: each worker writes its own before
+/// every command while a limit is set, and must not disturb the others' lines.
+#[repr(align(64))]
+struct Published(AtomicI64);
+
+static PUBLISHED: [Published; PUBLISHERS_MAX] =
+    [const { Published(AtomicI64::new(0)) }; PUBLISHERS_MAX];
 static PUBLISHERS: AtomicUsize = AtomicUsize::new(0);
 /// The exact total at the last calibration minus the published figures then.
 static BASE: AtomicI64 = AtomicI64::new(0);
@@ -106,7 +112,7 @@ pub fn publish() {
         slot.get()
     });
     if let Some(published) = PUBLISHED.get(index) {
-        published.store(thread_net(), Ordering::Relaxed);
+        published.0.store(thread_net(), Ordering::Relaxed);
     }
 }
 
@@ -114,7 +120,7 @@ fn published_sum() -> i64 {
     let count = PUBLISHERS.load(Ordering::Relaxed).min(PUBLISHERS_MAX);
     PUBLISHED[..count]
         .iter()
-        .map(|net| net.load(Ordering::Relaxed))
+        .map(|net| net.0.load(Ordering::Relaxed))
         .sum()
 }
 
