@@ -69,6 +69,7 @@ IMPLEMENTED = {
                               "help"],
     "time": None, "lastsave": None, "shutdown": None, "debug": None, "monitor": None,
     "config": ["get", "set", "resetstat", "rewrite", "help"],
+    "memory": ["usage", "stats", "doctor", "purge", "malloc-stats", "help"],
     # pub/sub
     "subscribe": None, "unsubscribe": None, "psubscribe": None, "punsubscribe": None,
     "publish": None, "ssubscribe": None, "sunsubscribe": None, "spublish": None,

@@ -8,7 +8,8 @@ pub struct Entry {
     /// Absolute expiry in Unix milliseconds; 0 when the key does not expire. Changed only through
     /// the slot table, which counts the entries that have one.
     pub(crate) expire_at_ms: u64,
-    /// Last access in Unix seconds (LRU clock).
+    /// Access bits: an LRU clock or an LFU counter with its time, by the eviction policy
+    /// (see `evict.rs`).
     pub access: u32,
 }
 
@@ -17,7 +18,7 @@ impl Entry {
         Entry {
             value,
             expire_at_ms: 0,
-            access: lru_seconds(now_ms),
+            access: crate::evict::fresh_access(now_ms),
         }
     }
 
@@ -32,19 +33,14 @@ impl Entry {
         self.expire_at_ms != 0 && now_ms > self.expire_at_ms
     }
 
-    /// Records an access for LRU.
+    /// Records an access (LRU clock or LFU counter, by the eviction policy).
     #[inline]
     pub fn touch(&mut self, now_ms: u64) {
-        self.access = lru_seconds(now_ms);
+        crate::evict::record_access(&mut self.access, now_ms);
     }
 
-    /// Seconds since the last access.
+    /// Seconds since the last access, reading the bits as an LRU clock.
     pub fn idle_seconds(&self, now_ms: u64) -> u64 {
-        u64::from(lru_seconds(now_ms).wrapping_sub(self.access))
+        crate::evict::lru_idle_ms(self.access, now_ms) / 1000
     }
-}
-
-#[inline]
-fn lru_seconds(now_ms: u64) -> u32 {
-    (now_ms / 1000) as u32
 }

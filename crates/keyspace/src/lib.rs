@@ -8,6 +8,8 @@
 //!   server's active cycle, a bounded step at a time.
 //! - Freeing: values the table drops itself (replaced, expired) and flushed tables
 //!   ([`Detached`]) can be freed off the request path; see [`release`].
+//! - Eviction ([`evict`]): the meaning of each entry's access bits (LRU clock or LFU counter),
+//!   recorded on lookups, and choosing keys to evict by sampling slot tables.
 //! - Helpers every command needs: [`key_slot`], [`glob_match`], Valkey's number syntax ([`num`]).
 //!
 //! What it is not: it does no I/O and keeps no clock. Callers pass the time (`now_ms`), so
@@ -25,6 +27,7 @@ mod crc16;
 mod db;
 mod entry;
 pub mod events;
+pub mod evict;
 mod glob;
 mod hash;
 pub mod limits;

@@ -273,7 +273,9 @@ impl SlotTable {
             EXPIRED_KEYS.fetch_add(1, Ordering::Relaxed);
             return None;
         }
-        Some(self.entry_at_mut(position))
+        let entry = self.entry_at_mut(position);
+        crate::evict::on_lookup(entry, now_ms);
+        Some(entry)
     }
 
     /// Looks up an entry without the expiry check, for a command that already looked the key up
@@ -302,6 +304,7 @@ impl SlotTable {
                 };
                 self.volatile =
                     self.volatile + u32::from(entry.expire_at_ms != 0) - u32::from(old_expire != 0);
+                crate::evict::on_overwrite(&mut entry.access, self.entry_at(position).access);
                 let old = std::mem::replace(self.entry_at_mut(position), entry);
                 release(old.value, Removal::Overwrite);
             }
@@ -432,6 +435,45 @@ pub struct ExpiredScan {
     pub expired: usize,
     /// The group to resume from, or None when the step reached the table's end.
     pub next: Option<usize>,
+}
+
+impl SlotTable {
+    /// Eviction's sampling: visits up to `count` entries (only those with an expiry when
+    /// `volatile_only`), in table order from a position chosen by `start` and wrapping around,
+    /// each at most once. Returns how many were visited.
+    pub fn sample(
+        &self,
+        start: u64,
+        count: usize,
+        volatile_only: bool,
+        mut visit: impl FnMut(&[u8], &Entry),
+    ) -> usize {
+        if self.len == 0 || (volatile_only && self.volatile == 0) {
+            return 0;
+        }
+        let groups = self.groups.len();
+        let first = (start % groups as u64) as usize;
+        let mut visited = 0;
+        for step in 0..groups {
+            let group = (first + step) % groups;
+            let tags = self.groups[group].tags.load(Ordering::Relaxed);
+            for position in 0..GROUP_WIDTH {
+                if Group::tag(tags, position) == 0 {
+                    continue;
+                }
+                let entry = self.entry_at((group, position));
+                if volatile_only && entry.expire_at_ms == 0 {
+                    continue;
+                }
+                visit(self.key_at((group, position)), entry);
+                visited += 1;
+                if visited == count {
+                    return visited;
+                }
+            }
+        }
+        visited
+    }
 }
 
 /// One slot of one database: its table behind its own lock, lock-free copies of its sizes (for

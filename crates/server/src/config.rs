@@ -99,6 +99,13 @@ directives! {
     LazyfreeLazyUserDel: "lazyfree-lazy-user-del", Kind::Bool, "yes", true;
     LazyfreeLazyUserFlush: "lazyfree-lazy-user-flush", Kind::Bool, "yes", true;
     ReplicaLazyFlush: "replica-lazy-flush" | "slave-lazy-flush", Kind::Bool, "yes", true;
+    Maxmemory: "maxmemory", Kind::Special(crate::evict::check_maxmemory), "0", true;
+    MaxmemoryPolicy: "maxmemory-policy", Kind::Enum(tern_keyspace::evict::Policy::NAMES), "noeviction", true;
+    MaxmemorySamples: "maxmemory-samples", Kind::Int { min: 1, max: 64, memory: false }, "5", true;
+    MaxmemoryEvictionTenacity: "maxmemory-eviction-tenacity", Kind::Int { min: 0, max: 100, memory: false }, "10", true;
+    LfuLogFactor: "lfu-log-factor", Kind::Int { min: 0, max: I32_MAX, memory: false }, "10", true;
+    LfuDecayTime: "lfu-decay-time", Kind::Int { min: 0, max: I32_MAX, memory: false }, "1", true;
+    MaxmemoryClients: "maxmemory-clients", Kind::Special(crate::evict::check_maxmemory_clients), "0", true;
 }
 
 /// `notify-keyspace-events`: shown in Valkey's order. The class bits are kept beside the text
@@ -399,6 +406,9 @@ impl Config {
         if self.publishes {
             publish_threshold(index, self.numbers[index].load(Ordering::Relaxed));
             crate::lazyfree::publish(index, self.numbers[index].load(Ordering::Relaxed));
+        }
+        if let Some(number) = crate::evict::apply_directive(index, self) {
+            self.numbers[index].store(number, Ordering::Relaxed);
         }
         if index == Directive::ClientOutputBufferLimit as usize {
             *self.output_limits.write() =

@@ -27,6 +27,13 @@ pub struct Flags {
     pub runs_script: bool,
     /// May run while a script runs too long (it does not touch the keyspace).
     pub allow_busy: bool,
+    /// May grow memory: refused while memory is over `maxmemory` and nothing can be evicted.
+    pub denyoom: bool,
+    /// Looks keys up without recording an access (TYPE, TTL, OBJECT...), as Valkey's
+    /// `LOOKUP_NOTOUCH` callers do.
+    pub no_touch: bool,
+    /// TOUCH: records accesses even for a client in CLIENT NO-TOUCH mode.
+    pub is_touch: bool,
 }
 
 pub struct Command {
@@ -81,6 +88,19 @@ impl Table {
             is_exec: spec.name == "exec",
             readonly: spec.has_flag("readonly"),
             allow_busy: spec.has_flag("allow_busy"),
+            denyoom: spec.has_flag("denyoom"),
+            no_touch: matches!(
+                spec.name,
+                "exists"
+                    | "type"
+                    | "ttl"
+                    | "pttl"
+                    | "expiretime"
+                    | "pexpiretime"
+                    | "scan"
+                    | "memory|usage"
+            ) || spec.name.starts_with("object|"),
+            is_touch: spec.name == "touch",
             runs_script: matches!(
                 spec.name,
                 "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro"

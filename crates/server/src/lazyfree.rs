@@ -69,6 +69,8 @@ pub fn start() {
                     }
                     FREED.fetch_add(objects, Ordering::Relaxed);
                     PENDING.fetch_sub(objects, Ordering::Relaxed);
+                    // What this thread freed counts at once in the maxmemory checks.
+                    crate::memory::publish();
                 }
             })
             .expect("spawning the lazyfree thread");

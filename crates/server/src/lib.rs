@@ -5,6 +5,7 @@
 //! - [`dispatch`]: the command table joined to the handlers; lookup, arity, auth, stats.
 //! - [`cmd`]: the handlers, one module per command group.
 //! - [`config`]: the directive table behind the command line, config files and CONFIG.
+//! - [`evict`]: maxmemory, key and client eviction; [`memory`]: memory accounting.
 //! - [`expire`]: the active expiry cycle; [`lazyfree`]: the background free thread;
 //!   [`client`]: connection state; [`server`]: shared state.
 //!
@@ -23,6 +24,7 @@ pub mod client;
 pub mod cmd;
 pub mod config;
 pub mod dispatch;
+pub mod evict;
 pub mod expire;
 pub mod lazyfree;
 pub mod log;

@@ -149,6 +149,8 @@ pub fn run(config: Config) -> i32 {
             .expect("registering a listener");
     }
     watch_signals(server.clone(), acceptor_waker.clone());
+    crate::evict::apply_settings(&server.config);
+    crate::memory::mark_startup();
     crate::notice!("Ready to accept connections tcp");
 
     let mut events = Events::with_capacity(64);

@@ -53,6 +53,11 @@ pub struct WorkerLocal {
     pub busy: bool,
     /// A cycle-counter clock: timing a command costs two counter reads, not two system calls.
     clock: quanta::Clock,
+    /// This worker's eviction pool (see `evict`).
+    pub evictor: tern_keyspace::evict::Evictor,
+    /// Memory was over `maxmemory`, with nothing to evict, when the client's command started:
+    /// a script's first write is refused then (see `evict::script_call_refused`).
+    pub oom_at_start: bool,
 }
 
 impl WorkerLocal {
@@ -138,6 +143,8 @@ impl Worker {
                 exclusive: false,
                 busy: false,
                 clock: quanta::Clock::new(),
+                evictor: Default::default(),
+                oom_at_start: false,
             },
             expire: ExpireCycle::new(id),
             next_cron: Instant::now(),
@@ -193,6 +200,12 @@ impl Worker {
                 .is_some_and(|at| Instant::now() >= at)
             {
                 self.expire_slice();
+                self.deliver_local_pubsub();
+                self.flush_pending();
+            } else if crate::evict::pending() {
+                if let Some(_lane) = self.server.lanes.try_enter(self.local.id) {
+                    crate::evict::continue_pending(&self.server, &mut self.local);
+                }
                 self.deliver_local_pubsub();
                 self.flush_pending();
             }
@@ -271,6 +284,10 @@ impl Worker {
 
     /// How long the next poll may sleep: until the periodic work, or the next wait's end.
     fn poll_timeout(&self) -> Duration {
+        if crate::evict::pending() {
+            // Evicting goes on between events until memory is under the limit.
+            return Duration::ZERO;
+        }
         let now = Instant::now();
         let mut until_cron = self.next_cron.saturating_duration_since(now);
         if let Some(slice) = self.expire.next_slice() {
@@ -588,6 +605,7 @@ impl Worker {
         }
         self.local.publish(&self.server);
         self.check_output_limit(index, now_ms);
+        crate::evict::check_clients(&self.server);
         self.deliver_local_pubsub();
     }
 
@@ -687,7 +705,16 @@ impl Worker {
         self.next_cron = Instant::now() + Duration::from_micros(1_000_000 / hz);
         let now_ms = unix_ms();
         if let Some(_lane) = self.server.lanes.try_enter(self.local.id) {
+            // The active cycle's lookups are not accesses.
+            let touching = tern_keyspace::evict::set_touching(false);
             self.expire.tick(&self.server, hz, now_ms);
+            tern_keyspace::evict::set_touching(touching);
+            crate::evict::continue_pending(&self.server, &mut self.local);
+        }
+        crate::evict::check_clients(&self.server);
+        crate::memory::publish();
+        if self.local.id == 0 {
+            crate::memory::calibrate();
         }
         self.close_idle_clients(now_ms);
         self.recheck_output_limits(now_ms);
@@ -723,7 +750,12 @@ impl Worker {
     fn expire_slice(&mut self) {
         let hz = self.server.config.int(Directive::Hz).max(1) as u64;
         match self.server.lanes.try_enter(self.local.id) {
-            Some(_lane) => self.expire.run_due(&self.server, hz, unix_ms()),
+            Some(_lane) => {
+                // The active cycle's lookups are not accesses.
+                let touching = tern_keyspace::evict::set_touching(false);
+                self.expire.run_due(&self.server, hz, unix_ms());
+                tern_keyspace::evict::set_touching(touching);
+            }
             None => self.expire.postpone(),
         }
     }
@@ -909,6 +941,17 @@ fn run_command(
         reject(server, local, Some(command), state, out, text.as_bytes());
         return Outcome::Consumed;
     }
+    if crate::evict::before_command(server, local, state, command, &request) {
+        reject(
+            server,
+            local,
+            Some(command),
+            state,
+            out,
+            crate::evict::OOM_ERROR,
+        );
+        return Outcome::Consumed;
+    }
     if state.pubsub.active()
         && state.protocol == tern_resp::Protocol::Resp2
         && !crate::pubsub::allowed_when_subscribed(command.spec.name)
@@ -989,6 +1032,10 @@ pub fn invoke(
     }
     let started = local.clock.raw();
     let protocol = state.protocol;
+    // Lookups record accesses unless the command only inspects keys, or the client asked for
+    // NO-TOUCH (TOUCH itself still does).
+    let touching = !command.flags.no_touch && (!state.no_touch || command.flags.is_touch);
+    let touched_before = tern_keyspace::evict::set_touching(touching);
     handler(
         &mut Ctx {
             server,
@@ -1000,6 +1047,7 @@ pub fn invoke(
         },
         request,
     );
+    tern_keyspace::evict::set_touching(touched_before);
     let elapsed_us = local.clock.delta_as_nanos(started, local.clock.raw()) / 1000;
     // Monitors see a command once it has run, with the database it left selected; a script
     // before the commands it runs.

@@ -2,11 +2,11 @@
 //! the same command line as `valkey-server`. Later subcommands (proxy, controller, up, bench)
 //! join here.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 
 use clap::{Parser, Subcommand};
 use tern_server::config::{args_to_text, Config};
-use tern_server::memory::{install_probe, resident_bytes, MemoryFigures};
+use tern_server::memory::{self, Allocator, AllocatorStats};
 
 // jemalloc: fast for many threads allocating small objects, and it reports exact statistics.
 #[global_allocator]
@@ -48,20 +48,76 @@ unsafe impl Sync for MallocConf {}
 #[export_name = "_rjem_malloc_conf"]
 static MALLOC_CONF: MallocConf = MallocConf(c"thp:always,metadata_thp:always".as_ptr());
 
-static PEAK_ALLOCATED: AtomicU64 = AtomicU64::new(0);
-
-fn jemalloc_figures() -> MemoryFigures {
-    let _ = tikv_jemalloc_ctl::epoch::advance();
-    let allocated = tikv_jemalloc_ctl::stats::allocated::read().unwrap_or(0) as u64;
-    let peak = PEAK_ALLOCATED
-        .fetch_max(allocated, Ordering::Relaxed)
-        .max(allocated);
-    MemoryFigures {
-        allocated,
-        resident: resident_bytes(),
-        peak,
-        allocator: "jemalloc",
+/// jemalloc's totals, after refreshing its statistics.
+fn jemalloc_stats() -> AllocatorStats {
+    use tikv_jemalloc_ctl::{epoch, raw, stats};
+    let _ = epoch::advance();
+    let read = |value: tikv_jemalloc_ctl::Result<usize>| value.unwrap_or(0) as u64;
+    // SAFETY (this and the next reads): NUL-terminated names of statistics of type size_t;
+    // arena 4096 is all arenas merged.
+    let muzzy_pages = read(unsafe { raw::read::<usize>(b"stats.arenas.4096.pmuzzy\0") });
+    let cached = read(unsafe { raw::read::<usize>(b"stats.arenas.4096.tcache_bytes\0") })
+        + read(unsafe { raw::read::<usize>(b"stats.arenas.4096.tcache_stashed_bytes\0") });
+    let page = read(unsafe { raw::read::<usize>(b"arenas.page\0") });
+    AllocatorStats {
+        allocated: read(stats::allocated::read()),
+        cached,
+        active: read(stats::active::read()),
+        resident: read(stats::resident::read()),
+        muzzy: muzzy_pages * page,
     }
+}
+
+thread_local! {
+    /// This thread's allocation counters in jemalloc (read once per thread; the pointers stay
+    /// valid for the thread's life).
+    static THREAD_COUNTERS: Option<(
+        tikv_jemalloc_ctl::thread::ThreadLocal<u64>,
+        tikv_jemalloc_ctl::thread::ThreadLocal<u64>,
+    )> = {
+        use tikv_jemalloc_ctl::thread::{allocatedp, deallocatedp};
+        allocatedp::read().ok().zip(deallocatedp::read().ok())
+    };
+}
+
+fn jemalloc_thread_counters() -> (u64, u64) {
+    THREAD_COUNTERS.with(|counters| match counters {
+        Some((allocated, freed)) => (allocated.get(), freed.get()),
+        None => (0, 0),
+    })
+}
+
+/// Gives unused dirty pages back to the system: every thread cache, then every arena.
+fn jemalloc_purge() -> bool {
+    let control = |name: &[u8]| {
+        // SAFETY: a NUL-terminated name of a control that takes and returns nothing.
+        unsafe {
+            tikv_jemalloc_sys::mallctl(
+                name.as_ptr().cast(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                0,
+            ) == 0
+        }
+    };
+    control(b"thread.tcache.flush\0");
+    control(b"arena.4096.purge\0")
+}
+
+fn jemalloc_report() -> String {
+    let mut text = Vec::new();
+    let _ = tikv_jemalloc_ctl::stats_print::stats_print(&mut text, Default::default());
+    String::from_utf8_lossy(&text).into_owned()
+}
+
+/// `jemalloc-<version>` as INFO shows the allocator.
+fn jemalloc_name() -> &'static str {
+    static NAME: OnceLock<String> = OnceLock::new();
+    NAME.get_or_init(|| {
+        let version = tikv_jemalloc_ctl::version::read().unwrap_or("0");
+        format!("jemalloc-{}", version.split('-').next().unwrap_or(version))
+    })
 }
 
 fn main() {
@@ -109,6 +165,12 @@ fn server(args: &[String]) -> i32 {
         eprintln!("{}", error.reason);
         return 1;
     }
-    install_probe(jemalloc_figures);
+    memory::install(Allocator {
+        name: jemalloc_name(),
+        stats: jemalloc_stats,
+        thread_counters: jemalloc_thread_counters,
+        purge: jemalloc_purge,
+        report: jemalloc_report,
+    });
     tern_server::run(config)
 }

@@ -510,18 +510,30 @@ pub fn object_encoding(ctx: &mut Ctx<'_>, request: &Request<'_>) {
     });
 }
 
-/// OBJECT FREQ key: only under an LFU eviction policy, which Tern does not offer yet.
+/// OBJECT FREQ key: the LFU counter, decayed to now; only under an LFU policy.
 pub fn object_freq(ctx: &mut Ctx<'_>, request: &Request<'_>) {
-    with_entry(ctx, request.arg(2), |ctx, _| {
-        ctx.reply.error(b"ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
+    let now_ms = ctx.now_ms;
+    with_entry(ctx, request.arg(2), |ctx, entry| {
+        if tern_keyspace::evict::is_lfu() {
+            ctx.reply.int(i64::from(tern_keyspace::evict::frequency(
+                entry.access,
+                now_ms,
+            )));
+        } else {
+            ctx.reply.error(b"ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
+        }
     });
 }
 
-/// OBJECT IDLETIME key
+/// OBJECT IDLETIME key: seconds since the last access; not under an LFU policy.
 pub fn object_idletime(ctx: &mut Ctx<'_>, request: &Request<'_>) {
     let now_ms = ctx.now_ms;
     with_entry(ctx, request.arg(2), |ctx, entry| {
-        ctx.reply.int(entry.idle_seconds(now_ms) as i64)
+        if tern_keyspace::evict::is_lfu() {
+            ctx.reply.error(b"ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
+        } else {
+            ctx.reply.int(entry.idle_seconds(now_ms) as i64)
+        }
     });
 }
 

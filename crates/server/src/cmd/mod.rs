@@ -10,6 +10,7 @@ mod connection;
 mod hash;
 mod keys;
 mod list;
+pub mod memory;
 mod multi;
 mod pubsub;
 pub mod script;
@@ -272,6 +273,12 @@ handlers! {
     "config|resetstat" => server::config_resetstat,
     "config|rewrite" => server::config_rewrite,
     "config|help" => server::config_help,
+    "memory|usage" => memory::usage,
+    "memory|stats" => memory::stats,
+    "memory|doctor" => memory::doctor,
+    "memory|purge" => memory::purge,
+    "memory|malloc-stats" => memory::malloc_stats,
+    "memory|help" => memory::help,
     // pub/sub
     "subscribe" => pubsub::subscribe,
     "unsubscribe" => pubsub::unsubscribe,
@@ -326,17 +333,14 @@ impl<'a> Ctx<'a> {
         self.server.keyspace.db(self.client.db)
     }
 
-    /// Looks up a key for reading: counts a hit or a miss and, unless the client asked for
-    /// NO-TOUCH, records the access.
+    /// Looks up a key for reading and counts a hit or a miss. The lookup records the access
+    /// unless the command or the client turned that off (see `worker::invoke`).
     #[inline]
     pub fn read<'g>(&mut self, table: &'g mut SlotGuard<'_>, key: &[u8]) -> Option<&'g mut Entry> {
         let now_ms = self.now_ms;
         match table.get(key, now_ms) {
             Some(entry) => {
                 self.local.keyspace_hits += 1;
-                if !self.client.no_touch {
-                    entry.touch(now_ms);
-                }
                 Some(entry)
             }
             None => {

@@ -109,6 +109,8 @@ fn version_num() -> i64 {
 struct ScriptHost<'c, 'a> {
     ctx: &'c mut Ctx<'a>,
     read_only: bool,
+    /// The script declared `allow-oom`: its commands run even when memory is out.
+    allow_oom: bool,
     run: &'c RunState,
 }
 
@@ -119,7 +121,14 @@ impl Host for ScriptHost<'_, '_> {
         resp3: bool,
         reply: &mut Vec<u8>,
     ) -> Result<(), Vec<u8>> {
-        run_for_script(self.ctx, args, resp3, self.read_only, self.run, reply)
+        run_for_script(
+            self.ctx,
+            args,
+            resp3,
+            (self.read_only, self.allow_oom),
+            self.run,
+            reply,
+        )
     }
 
     fn log(&mut self, level: i64, text: &[u8]) {
@@ -153,7 +162,7 @@ fn run_for_script(
     ctx: &mut Ctx<'_>,
     request: &Request<'_>,
     resp3: bool,
-    read_only: bool,
+    (read_only, allow_oom): (bool, bool),
     run: &RunState,
     out: &mut Vec<u8>,
 ) -> Result<(), Vec<u8>> {
@@ -182,10 +191,15 @@ fn run_for_script(
     if command.spec.has_flag("noscript") {
         return Err(b"ERR This Valkey command is not allowed from script".to_vec());
     }
+    if command.flags.write && read_only {
+        return Err(b"ERR Write commands are not allowed from read-only scripts.".to_vec());
+    }
+    // Memory was out when the script started and it has not written yet: it may not start.
+    let wrote = run.wrote.load(Ordering::SeqCst);
+    if crate::evict::script_call_refused(server, ctx.local, command, allow_oom, wrote) {
+        return Err(crate::evict::OOM_ERROR.to_vec());
+    }
     if command.flags.write {
-        if read_only {
-            return Err(b"ERR Write commands are not allowed from read-only scripts.".to_vec());
-        }
         run.wrote.store(true, Ordering::SeqCst);
     }
     if command.handler.is_none() {
@@ -239,7 +253,7 @@ fn run_target(
     target: Target<'_>,
     keys: &[&[u8]],
     args: &[&[u8]],
-    read_only: bool,
+    (read_only, allow_oom): (bool, bool),
 ) {
     let server = ctx.server;
     let run = server.scripting.run.clone();
@@ -260,6 +274,7 @@ fn run_target(
         let mut host = ScriptHost {
             ctx: &mut *ctx,
             read_only,
+            allow_oom,
             run: &run,
         };
         engine.run(
@@ -316,7 +331,7 @@ fn eval_generic(ctx: &mut Ctx<'_>, request: &Request<'_>, by_sha: bool, ro: bool
             Target::Script(&sha),
             &keys,
             &args,
-            read_only,
+            (read_only, !flags.compat && flags.allow_oom),
         );
     });
     crate::blocking::serve_ready(ctx.server, ctx.local, ctx.now_ms);
@@ -469,7 +484,7 @@ fn fcall_generic(ctx: &mut Ctx<'_>, request: &Request<'_>, ro: bool) {
             Target::Function(name),
             &keys,
             &args,
-            read_only,
+            (read_only, flags.allow_oom),
         );
     });
     crate::blocking::serve_ready(ctx.server, ctx.local, ctx.now_ms);

@@ -130,23 +130,105 @@ fn write_section(server: &Server, section: &str, now_ms: u64, out: &mut String) 
             line("total_blocking_keys_on_nokey", &0);
         }
         "memory" => {
-            let memory = crate::memory::probe();
-            line("used_memory", &memory.allocated);
-            line("used_memory_human", &human_bytes(memory.allocated));
-            line("used_memory_rss", &memory.resident);
-            line("used_memory_rss_human", &human_bytes(memory.resident));
-            line("used_memory_peak", &memory.peak);
-            line("used_memory_peak_human", &human_bytes(memory.peak));
-            line("maxmemory", &0);
-            line("maxmemory_human", &"0B");
-            line("maxmemory_policy", &"noeviction");
-            let ratio = if memory.allocated > 0 {
-                memory.resident as f64 / memory.allocated as f64
-            } else {
-                0.0
-            };
-            line("mem_fragmentation_ratio", &format!("{ratio:.2}"));
-            line("mem_allocator", &memory.allocator);
+            let figures = crate::cmd::memory::figures(server);
+            line("used_memory", &figures.used);
+            line("used_memory_human", &human_bytes(figures.used));
+            line("used_memory_rss", &figures.rss);
+            line("used_memory_rss_human", &human_bytes(figures.rss));
+            line("used_memory_peak", &figures.peak);
+            line("used_memory_peak_human", &human_bytes(figures.peak));
+            line("used_memory_peak_perc", &format!("{:.2}%", figures.peak_percentage()));
+            line("used_memory_overhead", &figures.overhead);
+            line("used_memory_startup", &figures.startup);
+            line("used_memory_dataset", &figures.dataset());
+            line(
+                "used_memory_dataset_perc",
+                &format!("{:.2}%", figures.dataset_percentage()),
+            );
+            line("allocator_allocated", &figures.allocator.allocated);
+            line("allocator_active", &figures.allocator.active);
+            line("allocator_resident", &figures.allocator.resident);
+            line("allocator_muzzy", &figures.allocator.muzzy);
+            let system = crate::memory::total_system_memory();
+            line("total_system_memory", &system);
+            line("total_system_memory_human", &human_bytes(system));
+            let lua = figures.lua_vm;
+            line("used_memory_lua", &lua);
+            line("used_memory_vm_eval", &lua);
+            line("used_memory_lua_human", &human_bytes(lua));
+            line("used_memory_scripts_eval", &figures.scripts_eval);
+            line("number_of_cached_scripts", &figures.cached_scripts);
+            line(
+                "number_of_functions",
+                &server.scripting.function_count.load(Ordering::Relaxed),
+            );
+            line(
+                "number_of_libraries",
+                &server.scripting.library_count.load(Ordering::Relaxed),
+            );
+            line("used_memory_vm_functions", &0);
+            line("used_memory_vm_total", &lua);
+            line("used_memory_vm_total_human", &human_bytes(lua));
+            line("used_memory_functions", &0);
+            line("used_memory_scripts", &figures.scripts_eval);
+            line("used_memory_scripts_human", &human_bytes(figures.scripts_eval));
+            // The setting as given (up to 2^64 - 1); the checks use it capped at 2^63 - 1.
+            let maxmemory =
+                crate::evict::parse_size(&server.config.text(Directive::Maxmemory)).unwrap_or(0);
+            line("maxmemory", &maxmemory);
+            line("maxmemory_human", &human_bytes(maxmemory));
+            line(
+                "maxmemory_policy",
+                &server.config.enum_name(Directive::MaxmemoryPolicy),
+            );
+            let ratio = |a: u64, b: u64| if b > 0 { a as f64 / b as f64 } else { 0.0 };
+            let difference = |a: u64, b: u64| a as i64 - b as i64;
+            let allocator = figures.allocator;
+            line(
+                "allocator_frag_ratio",
+                &format!("{:.2}", ratio(allocator.active, allocator.allocated)),
+            );
+            line(
+                "allocator_frag_bytes",
+                &difference(allocator.active, allocator.allocated),
+            );
+            line(
+                "allocator_rss_ratio",
+                &format!("{:.2}", ratio(allocator.resident, allocator.active)),
+            );
+            line(
+                "allocator_rss_bytes",
+                &difference(allocator.resident, allocator.active),
+            );
+            line(
+                "rss_overhead_ratio",
+                &format!("{:.2}", ratio(figures.rss, allocator.resident)),
+            );
+            line(
+                "rss_overhead_bytes",
+                &difference(figures.rss, allocator.resident),
+            );
+            line(
+                "mem_fragmentation_ratio",
+                &format!("{:.2}", ratio(figures.rss, figures.used)),
+            );
+            line(
+                "mem_fragmentation_bytes",
+                &difference(figures.rss, figures.used),
+            );
+            line("mem_not_counted_for_evict", &0);
+            line("mem_replication_backlog", &0);
+            line("mem_total_replication_buffers", &0);
+            line("mem_replicas_repl_buffer", &0);
+            line("mem_clients_slaves", &0);
+            line("mem_clients_normal", &figures.clients);
+            line("mem_cluster_links", &0);
+            line("mem_cluster_slot_import", &0);
+            line("mem_cluster_slot_export", &0);
+            line("mem_aof_buffer", &0);
+            line("mem_allocator", &crate::memory::allocator_name());
+            line("mem_overhead_db_hashtable_rehashing", &0);
+            line("active_defrag_running", &0);
             line("lazyfree_pending_objects", &crate::lazyfree::pending());
             line("lazyfreed_objects", &crate::lazyfree::freed());
         }
@@ -179,7 +261,17 @@ fn write_section(server: &Server, section: &str, now_ms: u64, out: &mut String) 
                 &server.rejected_connections.load(Ordering::Relaxed),
             );
             line("expired_keys", &EXPIRED_KEYS.load(Ordering::Relaxed));
-            line("evicted_keys", &0);
+            line(
+                "evicted_keys",
+                &crate::evict::EVICTED_KEYS.load(Ordering::Relaxed),
+            );
+            line(
+                "evicted_clients",
+                &crate::evict::EVICTED_CLIENTS.load(Ordering::Relaxed),
+            );
+            let (total_exceeded_ms, current_exceeded_ms) = crate::evict::exceeded_times_ms();
+            line("total_eviction_exceeded_time", &total_exceeded_ms);
+            line("current_eviction_exceeded_time", &current_exceeded_ms);
             line("keyspace_hits", &stats.hits);
             line("keyspace_misses", &stats.misses);
             line("pubsub_channels", &server.pubsub.channel_count());
@@ -389,7 +481,7 @@ fn cpu_seconds() -> (f64, f64) {
     (seconds(usage.ru_stime), seconds(usage.ru_utime))
 }
 
-fn human_bytes(bytes: u64) -> String {
+pub(crate) fn human_bytes(bytes: u64) -> String {
     let value = bytes as f64;
     if value < 1024.0 {
         format!("{bytes}B")
@@ -723,9 +815,11 @@ pub fn config_set(ctx: &mut Ctx<'_>, request: &Request<'_>) {
         .chunks(2)
         .map(|pair| (pair[0].as_str(), pair[1].as_str()))
         .collect();
+    let old_maxmemory = crate::evict::maxmemory(ctx.server);
     match ctx.server.config.set_many(&pairs) {
         Ok(()) => {
             crate::log::set_threshold(ctx.server.config.int(Directive::Loglevel) as usize);
+            crate::evict::after_config_set(ctx.server, ctx.local, old_maxmemory);
             ctx.reply.ok();
         }
         Err(text) => ctx.error_text(&text),
@@ -743,6 +837,7 @@ pub fn config_resetstat(ctx: &mut Ctx<'_>, _request: &Request<'_>) {
         .store(0, Ordering::Relaxed);
     ctx.server.rejected_connections.store(0, Ordering::Relaxed);
     EXPIRED_KEYS.store(0, Ordering::Relaxed);
+    crate::evict::reset_stats();
     ctx.reply.ok();
 }
 
