@@ -37,7 +37,7 @@ use rand::Rng;
 use crate::bytes::CompactBytes;
 use crate::crc16::SLOT_COUNT;
 use crate::db::Keyspace;
-use crate::entry::Entry;
+use crate::entry::{Entry, OwnedEntry};
 
 /// The counter of a new key under LFU.
 pub const LFU_INIT_VAL: u8 = 5;
@@ -363,7 +363,7 @@ fn candidate(score: u64, db: usize, slot: usize, key: &[u8]) -> Candidate {
 pub struct Evicted {
     pub db: usize,
     pub key: CompactBytes,
-    pub entry: Entry,
+    pub entry: OwnedEntry,
 }
 
 /// Population rounds one eviction tries before it concludes nothing can be evicted (keys may
@@ -605,8 +605,8 @@ mod tests {
         assert_eq!(pool.pop_best().map(|c| c.score), Some(39));
     }
 
-    fn string(now_ms: u64) -> Entry {
-        Entry::new(Value::Str(StrValue::Int(1)), now_ms)
+    fn string(now_ms: u64) -> OwnedEntry {
+        OwnedEntry::new(Value::Str(StrValue::Int(1)), now_ms)
     }
 
     fn fill(keyspace: &Keyspace, count: usize, volatile_every: usize, now_ms: u64) {

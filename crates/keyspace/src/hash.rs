@@ -1092,7 +1092,7 @@ mod tests {
 
     #[test]
     fn the_active_cycle_reclaims_fields_a_bounded_number_at_a_time() {
-        use crate::{key_slot, Db, Entry, ExpireUpdate, Value};
+        use crate::{key_slot, Db, ExpireUpdate, OwnedEntry, Value};
         let db = Db::default();
         let (key, slot) = (b"h".as_slice(), key_slot(b"h"));
         let mut hash = HashValue::new();
@@ -1111,7 +1111,7 @@ mod tests {
         {
             let mut table = db.lock(slot);
             db.note_field_expiry(key, &value);
-            table.insert(key, Entry::new(value, 0), ExpireUpdate::Clear);
+            table.insert(key, OwnedEntry::new(value, 0), ExpireUpdate::Clear);
         }
         assert_eq!(db.expire_slot(slot, 100), (0, 0));
         db.expire_slot(slot, 101);

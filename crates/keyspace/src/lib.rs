@@ -2,7 +2,8 @@
 //!
 //! - [`Keyspace`] → numbered [`Db`]s → 16384 [`Slot`]s, each a [`SlotTable`] behind its own lock.
 //!   Databases and slot tables are created on first use.
-//! - [`Entry`]: a value with its expiry and access bits; [`Value`] and its encodings; sets in
+//! - [`Entry`]: a value with its expiry and access bits, as it lives in its key's bucket
+//!   ([`OwnedEntry`] outside a table); [`Value`] and its encodings; sets in
 //!   [`SetValue`], lists in [`ListValue`], sorted sets in [`ZSetValue`], hashes in [`HashValue`].
 //! - Expiry: lazy on every lookup ([`SlotTable::get`]), and [`Db::expire_slot_step`] for the
 //!   server's active cycle, a bounded step at a time.
@@ -20,6 +21,9 @@
 //!   them in ascending (database, slot) order, so no two requests can deadlock.
 //! - An expired entry is never returned: lookups remove it first.
 //! - Each slot's count of entries with an expiry is exact (it drives active expiry and INFO).
+//! - A bucket holds an expiry field exactly while its key has an expiry. Only the slot table
+//!   adds or removes it (the bucket moves), under `&mut`, so no reference into the table lives
+//!   across such a change.
 
 mod bucket;
 mod bytes;
@@ -41,10 +45,10 @@ mod table;
 mod value;
 mod zset;
 
-pub use bytes::CompactBytes;
+pub use bytes::{CompactBytes, RawBytes, ThinSlice};
 pub use crc16::{crc16, key_slot, SLOT_COUNT};
 pub use db::{find_guard, Db, Detached, Keyspace, ScanCursor};
-pub use entry::Entry;
+pub use entry::{Entry, OwnedEntry};
 pub use glob::glob_match;
 pub use hash::{
     ExpireCondition, FieldExpire, FieldPersist, FieldTtl, HashIter, HashValue, RandomPairs,

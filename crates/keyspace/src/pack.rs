@@ -24,6 +24,7 @@
 //! Text that is a canonical 64-bit integer (Valkey's strict syntax) is stored as an integer and
 //! read back as [`PackItem::Int`]; formatting it gives the same text back.
 
+use crate::bytes::ThinSlice;
 use crate::num::{format_i64, parse_i64};
 
 const COUNT_BYTES: usize = 4;
@@ -87,9 +88,11 @@ impl PackItem<'_> {
     }
 }
 
+/// One word: the buffer's length rides in its pointer (`ThinSlice`), so the enums of the
+/// collection types stay at 16 bytes and a value at 24.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Pack {
-    buffer: Box<[u8]>,
+    buffer: ThinSlice<u8>,
 }
 
 /// An encoded entry: its header (or whole integer) and the text that follows it, if any.
@@ -209,7 +212,7 @@ impl Pack {
             entry.write_to(&mut buffer);
         }
         Pack {
-            buffer: buffer.into_boxed_slice(),
+            buffer: buffer.into(),
         }
     }
 
@@ -340,10 +343,10 @@ impl Pack {
     fn splice(&mut self, start: usize, end: usize, entries: &[Encoded<'_>], count_delta: isize) {
         let count = self.len() as isize + count_delta;
         if count == 0 {
-            self.buffer = Box::default();
+            self.buffer = ThinSlice::default();
             return;
         }
-        let mut buffer = Vec::from(std::mem::take(&mut self.buffer));
+        let mut buffer = Vec::from(std::mem::take(&mut self.buffer).into_boxed_slice());
         if buffer.is_empty() {
             buffer.extend_from_slice(&[0; COUNT_BYTES]);
         }
@@ -366,7 +369,7 @@ impl Pack {
             at += entry.text.len();
         }
         buffer[..COUNT_BYTES].copy_from_slice(&(count as u32).to_le_bytes());
-        self.buffer = buffer.into_boxed_slice();
+        self.buffer = buffer.into();
     }
 }
 

@@ -26,7 +26,7 @@
 use indexmap::IndexSet;
 use rand::Rng;
 
-use crate::bytes::CompactBytes;
+use crate::bytes::{CompactBytes, ThinSlice};
 use crate::limits::{set_max_intset_entries, set_max_listpack_entries, set_max_listpack_value};
 use crate::num::{format_i64, parse_i64};
 use crate::pack::{Pack, PackIter};
@@ -35,7 +35,7 @@ type HashSet = IndexSet<CompactBytes, hashbrown::DefaultHashBuilder>;
 
 #[derive(Clone, Debug)]
 pub enum SetValue {
-    Intset(Box<[i64]>),
+    Intset(ThinSlice<i64>),
     Listpack(Pack),
     Hashtable(Box<HashSet>),
 }
@@ -66,20 +66,20 @@ fn new_hashtable(capacity: usize) -> Box<HashSet> {
 }
 
 /// `numbers` with `number` inserted at `position`, exactly sized.
-fn inserted(numbers: &[i64], position: usize, number: i64) -> Box<[i64]> {
+fn inserted(numbers: &[i64], position: usize, number: i64) -> ThinSlice<i64> {
     let mut grown = Vec::with_capacity(numbers.len() + 1);
     grown.extend_from_slice(&numbers[..position]);
     grown.push(number);
     grown.extend_from_slice(&numbers[position..]);
-    grown.into_boxed_slice()
+    grown.into()
 }
 
 /// `numbers` without the one at `position`, exactly sized.
-fn removed(numbers: &[i64], position: usize) -> Box<[i64]> {
+fn removed(numbers: &[i64], position: usize) -> ThinSlice<i64> {
     let mut shrunk = Vec::with_capacity(numbers.len() - 1);
     shrunk.extend_from_slice(&numbers[..position]);
     shrunk.extend_from_slice(&numbers[position + 1..]);
-    shrunk.into_boxed_slice()
+    shrunk.into()
 }
 
 /// A set's members in iteration order.
@@ -106,7 +106,7 @@ impl SetValue {
     /// An empty set that starts as an intset (the result of SINTERSTORE and its kin is built
     /// this way, member by member).
     pub fn empty() -> SetValue {
-        SetValue::Intset(Box::default())
+        SetValue::Intset(ThinSlice::default())
     }
 
     /// An empty hashtable set (SUNION and SDIFF collect into one unless every input is an
@@ -119,7 +119,7 @@ impl SetValue {
     /// Valkey creates for it (SADD passes its member count, duplicates included).
     pub fn for_first(first: Option<&[u8]>, size_hint: usize) -> SetValue {
         if first.is_some_and(|m| parse_i64(m).is_some()) && size_hint <= set_max_intset_entries() {
-            SetValue::Intset(Box::default())
+            SetValue::Intset(ThinSlice::default())
         } else if size_hint <= set_max_listpack_entries() {
             SetValue::Listpack(Pack::new())
         } else {
@@ -356,7 +356,7 @@ impl SetValue {
                     .filter(|(_, keep)| **keep)
                     .map(|(number, _)| *number)
                     .collect();
-                *members = kept.into_boxed_slice();
+                *members = kept.into();
                 return popped;
             }
             SetValue::Hashtable(_) => {

@@ -1,16 +1,24 @@
 //! A slot table: the keys of one hash slot of one database, behind that slot's own lock.
 //!
 //! The table is open addressing over cache-line groups, built for few cache misses per lookup
-//! and for prefetching. A group is one 64-byte line: seven 1-byte tags (the top bits of the
-//! key's hash; 0 = empty) and seven pointers to buckets, each bucket one allocation holding the
-//! entry and the key's bytes (see `bucket.rs`). A lookup reads the key's home group, compares tags, and follows only
-//! matching pointers: one line of the table and one bucket. Groups that were ever full when an
-//! insert passed them carry an overflow bit, and only then does a lookup go on to the next group;
-//! removal just empties the position.
+//! and for prefetching. A group is one 64-byte line holding nine positions:
 //!
-//! Tags and pointers are atomics written only under the slot's lock. That lets the worker look
-//! at a slot's group address without the lock, to prefetch the lines the next commands of a
-//! pipeline will need (see [`Slot::prefetch`]); nothing read that way is ever dereferenced.
+//! ```text
+//! bytes  0 ..  9   nine 1-byte tags: the top 7 bits of the key's hash, with the high bit set
+//!                  (0 = an empty position)
+//!        9         overflow flag
+//!       10 .. 64   nine bucket pointers of 6 bytes each (48-bit addresses, see `bucket.rs`)
+//! ```
+//!
+//! Each bucket is one allocation holding the entry and the key's bytes. A lookup reads the key's
+//! home group, compares tags, and follows only matching pointers: one line of the table and one
+//! bucket. Groups that were ever full when an insert passed them carry the overflow flag, and
+//! only then does a lookup go on to the next group; removal just empties the position. Six-byte
+//! pointers make a position 7.1 bytes of table, where eight-byte ones would make it 9.1.
+//!
+//! Groups are read and written only under the slot's lock. Without it, the worker reads only a
+//! lock-free copy of the group array's address, to prefetch the lines the next commands of a
+//! pipeline will need (see [`Slot::prefetch_group`]); nothing read that way is ever dereferenced.
 
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -21,7 +29,7 @@ use parking_lot::{Mutex, MutexGuard};
 
 use crate::bucket::{self, Tagged};
 use crate::bytes::CompactBytes;
-use crate::entry::Entry;
+use crate::entry::{Entry, OwnedEntry};
 use crate::events::{self, KeyEvent};
 use crate::release::{release, Removal};
 
@@ -37,10 +45,10 @@ pub fn key_hash(key: &[u8]) -> u64 {
     HASHER.hash_one(key)
 }
 
-/// Positions per group: seven pointers and a tag word fill a 64-byte line.
-const GROUP_WIDTH: usize = 7;
-/// The tag word's eighth byte holds the overflow bit.
-const OVERFLOW_BIT: u64 = 1 << 56;
+/// Positions per group: nine tags, an overflow flag and nine 6-byte pointers fill a 64-byte line.
+const GROUP_WIDTH: usize = 9;
+/// Bytes of a stored bucket pointer.
+const POINTER_BYTES: usize = bucket::POINTER_BITS as usize / 8;
 
 /// The home group of `hash` among `groups`: the low 32 bits of the hash scaled to the count (the
 /// tag comes from the top bits, so the two stay independent).
@@ -57,14 +65,26 @@ fn tag_of(hash: u64) -> u8 {
 #[repr(C, align(64))]
 #[derive(Default)]
 struct Group {
-    tags: AtomicU64,
-    buckets: [AtomicPtr<Entry>; GROUP_WIDTH],
+    tags: [u8; GROUP_WIDTH],
+    overflow: bool,
+    pointers: [[u8; POINTER_BYTES]; GROUP_WIDTH],
 }
 
 impl Group {
+    /// The bucket pointer at a position (meaningless where the tag is 0).
     #[inline]
-    fn tag(tags: u64, position: usize) -> u8 {
-        (tags >> (position * 8)) as u8
+    fn bucket(&self, position: usize) -> Tagged {
+        let mut bits = [0u8; 8];
+        bits[..POINTER_BYTES].copy_from_slice(&self.pointers[position]);
+        // The pointer's provenance was exposed when it was stored (`set_bucket`).
+        std::ptr::with_exposed_provenance_mut(u64::from_le_bytes(bits) as usize)
+    }
+
+    #[inline]
+    fn set_bucket(&mut self, position: usize, tagged: Tagged) {
+        let bits = (tagged.expose_provenance() as u64).to_le_bytes();
+        debug_assert!(bits[POINTER_BYTES..].iter().all(|&byte| byte == 0));
+        self.pointers[position].copy_from_slice(&bits[..POINTER_BYTES]);
     }
 }
 
@@ -132,7 +152,7 @@ impl SlotTable {
 
     #[inline]
     fn tagged(&self, (group, position): Position) -> Tagged {
-        self.groups[group].buckets[position].load(Ordering::Relaxed)
+        self.groups[group].bucket(position)
     }
 
     /// The key at a position.
@@ -164,13 +184,13 @@ impl SlotTable {
         let tag = tag_of(hash);
         let mut group = self.home(hash);
         for _ in 0..self.groups.len() {
-            let tags = self.groups[group].tags.load(Ordering::Relaxed);
+            let slot = &self.groups[group];
             for position in 0..GROUP_WIDTH {
-                if Group::tag(tags, position) == tag && self.key_at((group, position)) == key {
+                if slot.tags[position] == tag && self.key_at((group, position)) == key {
                     return Some((group, position));
                 }
             }
-            if tags & OVERFLOW_BIT == 0 {
+            if !slot.overflow {
                 return None;
             }
             group = self.next_group(group);
@@ -180,20 +200,16 @@ impl SlotTable {
 
     /// Takes the bucket out of a position; the caller owns it.
     fn take(&mut self, (group, position): Position) -> Tagged {
-        let slot = &self.groups[group];
-        let tagged = slot.buckets[position].swap(std::ptr::null_mut(), Ordering::Relaxed);
-        let tags = slot.tags.load(Ordering::Relaxed);
-        slot.tags
-            .store(tags & !(0xFF << (position * 8)), Ordering::Relaxed);
+        let slot = &mut self.groups[group];
+        let tagged = slot.bucket(position);
+        slot.tags[position] = 0;
         self.len -= 1;
-        // SAFETY: the pointer was live in the table until the swap above.
-        let volatile = unsafe { bucket::entry(tagged) }.expire_at_ms != 0;
-        self.volatile -= u32::from(volatile);
+        self.volatile -= u32::from(bucket::has_expiry(tagged));
         tagged
     }
 
     /// Removes and frees the bucket at a position, returning its entry.
-    fn take_entry(&mut self, position: Position) -> Entry {
+    fn take_entry(&mut self, position: Position) -> OwnedEntry {
         let tagged = self.take(position);
         // SAFETY: `take` handed over the only owner of a live bucket.
         unsafe { bucket::free(tagged) }
@@ -204,23 +220,20 @@ impl SlotTable {
         if (self.len as usize + 1) * 8 > self.groups.len() * GROUP_WIDTH * 7 {
             self.grow();
         }
-        // SAFETY: the caller hands over a live bucket.
-        let volatile = unsafe { bucket::entry(tagged) }.expire_at_ms != 0;
-        self.volatile += u32::from(volatile);
+        self.volatile += u32::from(bucket::has_expiry(tagged));
         self.len += 1;
         let tag = tag_of(hash);
         let mut group = self.home(hash);
         loop {
-            let slot = &self.groups[group];
-            let tags = slot.tags.load(Ordering::Relaxed);
-            if let Some(position) = (0..GROUP_WIDTH).find(|&p| Group::tag(tags, p) == 0) {
-                slot.buckets[position].store(tagged, Ordering::Relaxed);
-                slot.tags
-                    .store(tags | u64::from(tag) << (position * 8), Ordering::Relaxed);
+            let next = self.next_group(group);
+            let slot = &mut self.groups[group];
+            if let Some(position) = slot.tags.iter().position(|&t| t == 0) {
+                slot.set_bucket(position, tagged);
+                slot.tags[position] = tag;
                 return;
             }
-            slot.tags.store(tags | OVERFLOW_BIT, Ordering::Relaxed);
-            group = self.next_group(group);
+            slot.overflow = true;
+            group = next;
         }
     }
 
@@ -239,8 +252,8 @@ impl SlotTable {
         self.volatile = 0;
         for group in old.iter() {
             for position in 0..GROUP_WIDTH {
-                let tagged = group.buckets[position].load(Ordering::Relaxed);
-                if !tagged.is_null() {
+                if group.tags[position] != 0 {
+                    let tagged = group.bucket(position);
                     // SAFETY: each live pointer is owned by the old groups, which are dropped
                     // right after without freeing buckets (Group has no Drop).
                     let hash = key_hash(unsafe { bucket::key(tagged) });
@@ -252,12 +265,12 @@ impl SlotTable {
     }
 
     fn free_all(&mut self) {
-        for group in self.groups.iter() {
+        for group in self.groups.iter_mut() {
             for position in 0..GROUP_WIDTH {
-                let tagged = group.buckets[position].swap(std::ptr::null_mut(), Ordering::Relaxed);
-                if !tagged.is_null() {
-                    // SAFETY: owned live bucket, freed once (the pointer is cleared above).
-                    drop(unsafe { bucket::free(tagged) });
+                if group.tags[position] != 0 {
+                    group.tags[position] = 0;
+                    // SAFETY: owned live bucket, freed once (its tag is cleared above).
+                    drop(unsafe { bucket::free(group.bucket(position)) });
                 }
             }
         }
@@ -291,27 +304,31 @@ impl SlotTable {
     }
 
     /// Stores `entry` under `key`, replacing any entry (whose value is let go of as
-    /// `lazyfree-lazy-server-del` says, see `release`), and applies `expire`.
-    pub fn insert(&mut self, key: &[u8], mut entry: Entry, expire: ExpireUpdate) {
+    /// `lazyfree-lazy-server-del` says, see `release`), and applies `expire` (the entry's own
+    /// expiry is not used).
+    pub fn insert(&mut self, key: &[u8], mut entry: OwnedEntry, expire: ExpireUpdate) {
         let hash = key_hash(key);
         match self.find(hash, key) {
             Some(position) => {
-                let old_expire = self.entry_at(position).expire_at_ms;
-                entry.expire_at_ms = match expire {
-                    ExpireUpdate::Clear => 0,
+                let old_expire = self.entry_at(position).expire_at_ms();
+                let new_expire = match expire {
+                    ExpireUpdate::Clear => None,
                     ExpireUpdate::Keep => old_expire,
-                    ExpireUpdate::At(at) => at,
+                    ExpireUpdate::At(at) => Some(at),
                 };
-                self.volatile =
-                    self.volatile + u32::from(entry.expire_at_ms != 0) - u32::from(old_expire != 0);
-                crate::evict::on_overwrite(&mut entry.access, self.entry_at(position).access);
-                let old = std::mem::replace(self.entry_at_mut(position), entry);
-                release(old.value, Removal::Overwrite);
+                if new_expire != old_expire {
+                    self.set_expire_at(position, new_expire);
+                }
+                let stored = self.entry_at_mut(position);
+                crate::evict::on_overwrite(&mut entry.access, stored.access);
+                stored.access = entry.access;
+                let old = std::mem::replace(&mut stored.value, entry.value);
+                release(old, Removal::Overwrite);
             }
             None => {
                 entry.expire_at_ms = match expire {
-                    ExpireUpdate::At(at) => at,
-                    _ => 0,
+                    ExpireUpdate::At(at) => Some(at),
+                    _ => None,
                 };
                 self.place(hash, bucket::new(key, entry));
                 events::record(self.db, KeyEvent::Created, key);
@@ -319,19 +336,19 @@ impl SlotTable {
         }
     }
 
-    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+    pub fn remove(&mut self, key: &[u8]) -> Option<OwnedEntry> {
         self.remove_entry(key).map(|(_, entry)| entry)
     }
 
     /// Removes and returns an entry together with its stored key (RENAME, MOVE).
-    pub fn remove_entry(&mut self, key: &[u8]) -> Option<(CompactBytes, Entry)> {
+    pub fn remove_entry(&mut self, key: &[u8]) -> Option<(CompactBytes, OwnedEntry)> {
         let position = self.find(key_hash(key), key)?;
         let stored = CompactBytes::new(self.key_at(position));
         Some((stored, self.take_entry(position)))
     }
 
     /// Puts back an entry with its key and expiry as they are (RENAME, MOVE, COPY).
-    pub fn insert_entry(&mut self, key: CompactBytes, entry: Entry) -> Option<Entry> {
+    pub fn insert_entry(&mut self, key: CompactBytes, entry: OwnedEntry) -> Option<OwnedEntry> {
         let old = self.remove(&key);
         self.place(key_hash(&key), bucket::new(&key, entry));
         if old.is_none() {
@@ -345,19 +362,27 @@ impl SlotTable {
         let Some(position) = self.find(key_hash(key), key) else {
             return false;
         };
-        let new = at_ms.unwrap_or(0);
-        let entry = self.entry_at_mut(position);
-        let old = entry.expire_at_ms;
-        entry.expire_at_ms = new;
-        self.volatile = self.volatile + u32::from(new != 0) - u32::from(old != 0);
+        self.set_expire_at(position, at_ms);
         true
+    }
+
+    /// Sets or clears the expiry at a position, storing the bucket's new pointer when it moves
+    /// and keeping the count of entries with an expiry.
+    fn set_expire_at(&mut self, (group, position): Position, at_ms: Option<u64>) {
+        let slot = &mut self.groups[group];
+        let tagged = slot.bucket(position);
+        let had = bucket::has_expiry(tagged);
+        // SAFETY: a live bucket owned by this table, accessed under `&mut self`; its new pointer
+        // replaces the old one at once.
+        let moved = unsafe { bucket::set_expiry(tagged, at_ms) };
+        slot.set_bucket(position, moved);
+        self.volatile = self.volatile + u32::from(at_ms.is_some()) - u32::from(had);
     }
 
     fn positions(&self) -> impl Iterator<Item = Position> + '_ {
         self.groups.iter().enumerate().flat_map(|(group, slot)| {
-            let tags = slot.tags.load(Ordering::Relaxed);
             (0..GROUP_WIDTH)
-                .filter(move |&position| Group::tag(tags, position) != 0)
+                .filter(move |&position| slot.tags[position] != 0)
                 .map(move |position| (group, position))
         })
     }
@@ -400,14 +425,13 @@ impl SlotTable {
         };
         let mut group = from;
         while group < self.groups.len() && scan.checked < volatile {
-            let tags = self.groups[group].tags.load(Ordering::Relaxed);
-            for position in (0..GROUP_WIDTH).filter(|&p| Group::tag(tags, p) != 0) {
-                let entry = self.entry_at((group, position));
-                if entry.expire_at_ms == 0 {
+            for position in 0..GROUP_WIDTH {
+                let slot = &self.groups[group];
+                if slot.tags[position] == 0 || !bucket::has_expiry(slot.bucket(position)) {
                     continue;
                 }
                 scan.checked += 1;
-                if entry.is_expired(now_ms) {
+                if self.entry_at((group, position)).is_expired(now_ms) {
                     if events::recording_any() {
                         events::record(self.db, KeyEvent::Expired, self.key_at((group, position)));
                     }
@@ -456,16 +480,17 @@ impl SlotTable {
         let mut visited = 0;
         for step in 0..groups {
             let group = (first + step) % groups;
-            let tags = self.groups[group].tags.load(Ordering::Relaxed);
+            let slot = &self.groups[group];
             for position in 0..GROUP_WIDTH {
-                if Group::tag(tags, position) == 0 {
+                if slot.tags[position] == 0
+                    || (volatile_only && !bucket::has_expiry(slot.bucket(position)))
+                {
                     continue;
                 }
-                let entry = self.entry_at((group, position));
-                if volatile_only && entry.expire_at_ms == 0 {
-                    continue;
-                }
-                visit(self.key_at((group, position)), entry);
+                visit(
+                    self.key_at((group, position)),
+                    self.entry_at((group, position)),
+                );
                 visited += 1;
                 if visited == count {
                     return visited;
@@ -535,13 +560,10 @@ impl Slot {
             return;
         }
         let group = &table.groups[table.home(hash)];
-        let tags = group.tags.load(Ordering::Relaxed);
         let tag = tag_of(hash);
         for position in 0..GROUP_WIDTH {
-            if Group::tag(tags, position) == tag {
-                prefetch(bucket::address(
-                    group.buckets[position].load(Ordering::Relaxed),
-                ));
+            if group.tags[position] == tag {
+                prefetch(bucket::address(group.bucket(position)));
             }
         }
     }
@@ -612,62 +634,151 @@ mod tests {
     use super::*;
     use crate::{StrValue, Value};
 
-    fn entry(n: u8) -> Entry {
-        Entry::new(Value::Str(StrValue::Int(i64::from(n))), 0)
+    fn entry(n: u8) -> OwnedEntry {
+        OwnedEntry::new(Value::Str(StrValue::Int(i64::from(n))), 0)
     }
 
     #[derive(Debug, Clone)]
     enum Op {
-        Insert(u8, u8, bool),
+        /// Key, value, expiry update (0 clear, 1 keep, 2.. at that time).
+        Insert(u8, u8, u8),
         Remove(u8),
         Get(u8),
-        Expire(u8, bool),
+        /// Key, expiry (None clears).
+        Expire(u8, Option<u8>),
+        /// Moves a key's entry, expiry included, to another key (RENAME).
+        Rename(u8, u8),
     }
 
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
-            (any::<u8>(), any::<u8>(), any::<bool>()).prop_map(|(k, v, e)| Op::Insert(k, v, e)),
+            (any::<u8>(), any::<u8>(), any::<u8>()).prop_map(|(k, v, e)| Op::Insert(k, v, e % 4)),
             any::<u8>().prop_map(Op::Remove),
             any::<u8>().prop_map(Op::Get),
-            (any::<u8>(), any::<bool>()).prop_map(|(k, e)| Op::Expire(k, e)),
+            (any::<u8>(), any::<Option<u8>>()).prop_map(|(k, e)| Op::Expire(k, e)),
+            (any::<u8>(), any::<u8>()).prop_map(|(a, b)| Op::Rename(a, b)),
         ]
     }
 
+    /// Expiry times far in the future, so that lookups at time 0 never expire anything.
+    fn at(n: u8) -> u64 {
+        u64::MAX - u64::from(n)
+    }
+
     proptest! {
-        /// The table behaves as a map, with the expiry count kept exact, through growth.
+        /// The table behaves as a map of values and expiries, with the expiry count kept
+        /// exact, through growth and through buckets moving as they gain or lose an expiry.
         #[test]
         fn behaves_like_a_map(ops in prop::collection::vec(op(), 0..600)) {
             let mut table = SlotTable::default();
-            let mut model: HashMap<Vec<u8>, (u8, bool)> = HashMap::new();
-            let key = |k: u8| format!("key:{}", k % 97).into_bytes();
+            let mut model: HashMap<Vec<u8>, (u8, Option<u64>)> = HashMap::new();
+            // Keys of several lengths, some long enough to store their length in the bucket.
+            let key = |k: u8| {
+                let k = k % 97;
+                let mut name = format!("key:{k}").into_bytes();
+                name.resize(name.len() + usize::from(k % 5) * 9 + if k == 3 { 70_000 } else { 0 }, b'.');
+                name
+            };
             for op in ops {
                 match op {
-                    Op::Insert(k, v, expires) => {
-                        let update = if expires { ExpireUpdate::At(u64::MAX) } else { ExpireUpdate::Clear };
+                    Op::Insert(k, v, update) => {
+                        let (update, want) = match update {
+                            0 => (ExpireUpdate::Clear, None),
+                            1 => (ExpireUpdate::Keep, model.get(&key(k)).and_then(|(_, e)| *e)),
+                            n => (ExpireUpdate::At(at(n)), Some(at(n))),
+                        };
+                        let old = table.peek(&key(k)).map(|e| (e.value.clone(), e.expire_at_ms()));
                         table.insert(&key(k), entry(v), update);
-                        model.insert(key(k), (v, expires));
+                        let old_model = model.insert(key(k), (v, want));
+                        prop_assert_eq!(old, old_model.map(|(v, e)| (entry(v).value, e)));
                     }
                     Op::Remove(k) => {
-                        prop_assert_eq!(table.remove(&key(k)).is_some(), model.remove(&key(k)).is_some());
+                        let removed = table.remove(&key(k)).map(|e| (e.value, e.expire_at_ms));
+                        let want = model.remove(&key(k)).map(|(v, e)| (entry(v).value, e));
+                        prop_assert_eq!(removed, want);
                     }
                     Op::Get(k) => {
-                        let got = table.get(&key(k), 0).map(|e| e.value.clone());
-                        let want = model.get(&key(k)).map(|(v, _)| Value::Str(StrValue::Int(i64::from(*v))));
+                        let got = table.get(&key(k), 0).map(|e| (e.value.clone(), e.expire_at_ms()));
+                        let want = model.get(&key(k)).map(|(v, e)| (entry(*v).value, *e));
                         prop_assert_eq!(got, want);
                     }
-                    Op::Expire(k, on) => {
-                        let at = on.then_some(u64::MAX);
-                        prop_assert_eq!(table.set_expire(&key(k), at), model.contains_key(&key(k)));
+                    Op::Expire(k, when) => {
+                        let when = when.map(at);
+                        prop_assert_eq!(table.set_expire(&key(k), when), model.contains_key(&key(k)));
                         if let Some(value) = model.get_mut(&key(k)) {
-                            value.1 = on;
+                            value.1 = when;
+                        }
+                    }
+                    Op::Rename(a, b) => {
+                        if let Some((_, moved)) = table.remove_entry(&key(a)) {
+                            table.insert_entry(key(b).as_slice().into(), moved);
+                            let moved = model.remove(&key(a)).expect("in the model too");
+                            model.insert(key(b), moved);
+                        } else {
+                            prop_assert!(!model.contains_key(&key(a)));
                         }
                     }
                 }
                 prop_assert_eq!(table.len(), model.len());
-                prop_assert_eq!(table.volatile_len(), model.values().filter(|(_, e)| *e).count());
+                prop_assert_eq!(table.volatile_len(), model.values().filter(|(_, e)| e.is_some()).count());
             }
             prop_assert_eq!(table.iter().count(), model.len());
+            for (name, stored) in table.iter() {
+                let (value, expiry) = model.get(name).expect("every key is in the model");
+                prop_assert_eq!(stored.expire_at_ms(), *expiry);
+                prop_assert_eq!(&stored.value, &entry(*value).value);
+            }
         }
+    }
+
+    #[test]
+    fn expired_entries_go_on_lookup_and_in_the_cycle() {
+        let mut table = SlotTable::default();
+        table.insert(b"a", entry(1), ExpireUpdate::At(100));
+        table.insert(b"b", entry(2), ExpireUpdate::At(200));
+        table.insert(b"c", entry(3), ExpireUpdate::Clear);
+        assert!(table.get(b"a", 100).is_some(), "alive at its expiry time");
+        assert!(table.get(b"a", 101).is_none());
+        assert_eq!((table.len(), table.volatile_len()), (2, 1));
+        let scan = table.remove_expired(0, usize::MAX, 201);
+        assert_eq!((scan.checked, scan.expired, scan.next), (1, 1, None));
+        assert_eq!((table.len(), table.volatile_len()), (1, 0));
+        assert!(table.peek(b"c").is_some_and(|e| e.expire_at_ms().is_none()));
+    }
+
+    #[test]
+    fn stepping_and_sampling_see_only_entries_that_gained_an_expiry() {
+        let mut table = SlotTable::default();
+        for n in 0..200u8 {
+            table.insert(format!("k{n}").as_bytes(), entry(n), ExpireUpdate::Clear);
+        }
+        for n in (0..200u8).step_by(2) {
+            assert!(table.set_expire(format!("k{n}").as_bytes(), Some(100)));
+        }
+        let mut sampled = Vec::new();
+        let visited = table.sample(7, 500, true, |key, stored| {
+            assert_eq!(stored.expire_at_ms(), Some(100));
+            sampled.push(key.to_vec());
+        });
+        assert_eq!((visited, sampled.len()), (100, 100));
+        let number =
+            |key: &[u8]| -> u32 { std::str::from_utf8(&key[1..]).unwrap().parse().unwrap() };
+        assert!(sampled.iter().all(|key| number(key) % 2 == 0));
+        let (mut from, mut expired, mut steps) = (0, 0, 0);
+        loop {
+            let scan = table.remove_expired(from, 10, 101);
+            expired += scan.expired;
+            steps += 1;
+            match scan.next {
+                Some(next) => from = next,
+                None => break,
+            }
+        }
+        assert!(steps > 1, "a bounded step stops early");
+        assert_eq!((expired, table.len(), table.volatile_len()), (100, 100, 0));
+        assert!(table
+            .iter()
+            .all(|(_, stored)| stored.expire_at_ms().is_none()));
     }
 
     #[test]

@@ -5,8 +5,27 @@
 //! `embstr` (short, written whole) and `raw` (long, or grown in place by APPEND/SETRANGE).
 //! Sets and their encodings are in `set.rs`, lists in `list.rs`, sorted sets in `zset.rs`,
 //! hashes in `hash.rs`.
+//!
+//! A value is 24 bytes, so that an entry's fixed part is 32 (see `bucket.rs`). The compiler
+//! lays the enum out with no tag of its own: the inline string's tag byte (the first byte of
+//! [`CompactBytes`]) has values to spare, and they tell every other variant apart, each of
+//! which fits in the last 16 bytes. As laid out today:
+//!
+//! ```text
+//!   byte 0     1        2                                  24
+//!        [ tag | length | inline text, up to 22 bytes     ]   embstr, short
+//!        [ tag | 7 bytes unused  | the variant's 16 bytes ]   everything else
+//!                                8                         24
+//!
+//!   the variant's 16 bytes: embstr on the heap (Box<[u8]>), int (i64), raw (RawBytes), or a
+//!   set, list, sorted set or hash (its own tag and one pointer)
+//! ```
+//!
+//! The collection types keep to 16 bytes because their small form, a pack, is one word
+//! (`ThinSlice`), and their large forms are boxed. The size tests below hold all of this: a
+//! variant that outgrows its 16 bytes would make every entry 8 bytes larger.
 
-use crate::bytes::CompactBytes;
+use crate::bytes::{CompactBytes, RawBytes};
 use crate::hash::HashValue;
 use crate::list::ListValue;
 use crate::num::{format_i64, parse_i64};
@@ -38,7 +57,7 @@ pub enum Value {
 pub enum StrValue {
     Int(i64),
     Embedded(CompactBytes),
-    Raw(Vec<u8>),
+    Raw(RawBytes),
 }
 
 impl Value {
@@ -155,7 +174,7 @@ impl StrValue {
         if key_len + bytes.len() + key_header + expire <= EMBED_BUDGET_BYTES {
             StrValue::Embedded(CompactBytes::new(bytes))
         } else {
-            StrValue::Raw(bytes.to_vec())
+            StrValue::Raw(bytes.into())
         }
     }
 
@@ -191,9 +210,9 @@ impl StrValue {
     }
 
     /// Turns the value into a growable `raw` string (APPEND, SETRANGE) and returns its bytes.
-    pub fn make_raw(&mut self) -> &mut Vec<u8> {
+    pub fn make_raw(&mut self) -> &mut RawBytes {
         if !matches!(self, StrValue::Raw(_)) {
-            let bytes = self.bytes(&mut [0; 20]).to_vec();
+            let bytes = RawBytes::from(self.bytes(&mut [0; 20]));
             *self = StrValue::Raw(bytes);
         }
         match self {
@@ -227,9 +246,55 @@ mod tests {
 
 #[cfg(test)]
 mod size_tests {
-    /// Every entry is as large as the largest value variant: keep it to a string's size.
+    use super::*;
+    use std::mem::size_of;
+
+    /// Every entry holds a value: 24 bytes, with no tag beside the inline string's.
     #[test]
     fn values_stay_small() {
-        assert!(std::mem::size_of::<super::Value>() <= 32);
+        assert_eq!(size_of::<CompactBytes>(), 24);
+        assert_eq!(size_of::<StrValue>(), 24);
+        assert_eq!(size_of::<SetValue>(), 16);
+        assert_eq!(size_of::<ListValue>(), 16);
+        assert_eq!(size_of::<ZSetValue>(), 16);
+        assert_eq!(size_of::<HashValue>(), 16);
+        assert_eq!(size_of::<Value>(), 24);
+    }
+
+    #[test]
+    fn every_variant_survives_the_shared_tag() {
+        let values = [
+            Value::Str(StrValue::Int(-7)),
+            Value::Str(StrValue::Embedded(CompactBytes::new(b"sixteen bytes!!!"))),
+            Value::Str(StrValue::Embedded(CompactBytes::new(&[b'h'; 40]))),
+            Value::Str(StrValue::Raw(RawBytes::from(&b"raw"[..]))),
+            Value::Set(SetValue::empty()),
+            Value::List(ListValue::default()),
+            Value::ZSet(ZSetValue::for_size(1, 1)),
+            Value::Hash(HashValue::default()),
+        ];
+        let names: Vec<(&str, &str)> = values
+            .iter()
+            .map(|value| (value.type_name(), value.encoding_name()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("string", "int"),
+                ("string", "embstr"),
+                ("string", "embstr"),
+                ("string", "raw"),
+                ("set", "intset"),
+                ("list", "listpack"),
+                ("zset", "listpack"),
+                ("hash", "listpack"),
+            ]
+        );
+        assert_eq!(
+            values[1].as_str().unwrap().bytes(&mut [0; 20]),
+            b"sixteen bytes!!!"
+        );
+        assert_eq!(values[2].as_str().unwrap().len(), 40);
+        assert_eq!(values[0].as_str().unwrap().as_i64(), Some(-7));
     }
 }

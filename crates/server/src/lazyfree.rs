@@ -29,7 +29,7 @@ use std::sync::mpsc::{channel, Sender};
 use std::sync::OnceLock;
 
 use tern_keyspace::release::{self, Removal};
-use tern_keyspace::{Detached, Entry, Value};
+use tern_keyspace::{Detached, OwnedEntry, Value};
 
 use crate::config::Directive;
 use crate::server::Server;
@@ -104,7 +104,7 @@ pub fn free(value: Value, lazy: bool) {
 /// Lets go of an entry a command deleted as a side effect (a *STORE command's destination
 /// when the result is empty), as `lazyfree-lazy-server-del` says; returns whether there was
 /// one.
-pub fn server_del(server: &Server, removed: Option<Entry>) -> bool {
+pub fn server_del(server: &Server, removed: Option<OwnedEntry>) -> bool {
     let Some(entry) = removed else {
         return false;
     };

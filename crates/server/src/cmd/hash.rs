@@ -12,7 +12,7 @@
 use tern_keyspace::{
     glob_match,
     num::{is_long_double, long_double_add, FloatIncrError},
-    Db, Entry, ExpireCondition, ExpireUpdate, FieldTtl, HashValue, PackItem, SlotGuard, Value,
+    Db, ExpireCondition, ExpireUpdate, FieldTtl, HashValue, OwnedEntry, PackItem, SlotGuard, Value,
 };
 use tern_resp::Request;
 
@@ -133,7 +133,7 @@ fn apply<R>(
             let result = write(&mut hash, now_ms);
             let value = Value::Hash(hash);
             settle(db, key, &value);
-            table.insert(key, Entry::new(value, now_ms), ExpireUpdate::Clear);
+            table.insert(key, OwnedEntry::new(value, now_ms), ExpireUpdate::Clear);
             Ok(Some(result))
         }
         None => Ok(None),

@@ -425,8 +425,8 @@ pub fn copy(ctx: &mut Ctx<'_>, request: &Request<'_>) {
 
 /// The copy COPY writes: the same value and expiry, except that a hash leaves behind its
 /// expired fields that are still stored, as Valkey's copy does.
-fn copy_of(entry: &tern_keyspace::Entry, now_ms: u64) -> tern_keyspace::Entry {
-    let mut copy = entry.clone();
+fn copy_of(entry: &tern_keyspace::Entry, now_ms: u64) -> tern_keyspace::OwnedEntry {
+    let mut copy = entry.to_owned_entry();
     if let Some(hash) = copy.value.as_hash_mut() {
         hash.remove_expired(now_ms, usize::MAX);
     }
@@ -440,7 +440,7 @@ fn copy_into(
     db_index: usize,
     table: &mut tern_keyspace::SlotGuard<'_>,
     key: &[u8],
-    entry: tern_keyspace::Entry,
+    entry: tern_keyspace::OwnedEntry,
     replace: bool,
     now_ms: u64,
 ) -> bool {

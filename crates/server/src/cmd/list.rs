@@ -9,8 +9,8 @@
 //! makes them (see `tern_keyspace::ListValue`).
 
 use tern_keyspace::{
-    argument_growth, find_guard, moved_growth, resolve_range, CompactBytes, Entry, ExpireUpdate,
-    ListItem, ListValue, SlotGuard, Value,
+    argument_growth, find_guard, moved_growth, resolve_range, CompactBytes, ExpireUpdate, ListItem,
+    ListValue, OwnedEntry, SlotGuard, Value,
 };
 use tern_resp::Request;
 
@@ -95,8 +95,8 @@ fn push_event(end: End) -> &'static str {
     }
 }
 
-fn new_list_entry(list: ListValue, now_ms: u64) -> Entry {
-    Entry::new(Value::List(list), now_ms)
+fn new_list_entry(list: ListValue, now_ms: u64) -> OwnedEntry {
+    OwnedEntry::new(Value::List(list), now_ms)
 }
 
 /// Looks a key up for reading. Ok(None) when missing; Err after a WRONGTYPE reply.

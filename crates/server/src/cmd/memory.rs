@@ -16,8 +16,8 @@ use super::{parse_i64, write_help, Ctx, NOT_AN_INTEGER, SYNTAX_ERROR};
 use crate::memory::AllocatorStats;
 use crate::server::Server;
 
-/// Table bytes per key: a 64-byte group holds seven, kept between about 58% and 87% full.
-const TABLE_BYTES_PER_KEY: u64 = 13;
+/// Table bytes per key: a 64-byte group holds nine, kept between about 58% and 87% full.
+const TABLE_BYTES_PER_KEY: u64 = 10;
 /// A database's slot array: 16384 slots of 64 bytes.
 const SLOTS_BYTES: u64 = 16384 * 64;
 /// The default of MEMORY USAGE's SAMPLES.
@@ -365,7 +365,7 @@ fn compact_heap(len: usize) -> usize {
 
 /// The estimated bytes of `key` with its entry.
 pub fn key_usage(key: &[u8], entry: &Entry, samples: usize, now_ms: u64) -> usize {
-    let bucket = size_class(std::mem::size_of::<Entry>() + key.len());
+    let bucket = size_class(entry.bucket_bytes(key.len()));
     bucket + TABLE_BYTES_PER_KEY as usize + value_usage(&entry.value, samples, now_ms)
 }
 
@@ -396,7 +396,7 @@ fn value_usage(value: &Value, samples: usize, now_ms: u64) -> usize {
     match value {
         Value::Str(StrValue::Int(_)) => 0,
         Value::Str(StrValue::Embedded(bytes)) => compact_heap(bytes.len()),
-        Value::Str(StrValue::Raw(bytes)) => size_class(bytes.capacity()),
+        Value::Str(StrValue::Raw(bytes)) => size_class(bytes.len()),
         Value::Set(SetValue::Intset(numbers)) => size_class(numbers.len() * 8),
         Value::Set(SetValue::Listpack(pack)) => size_class(pack.allocated_bytes()),
         Value::Set(set @ SetValue::Hashtable(_)) => {

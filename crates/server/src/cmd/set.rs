@@ -7,7 +7,7 @@
 //! references, and write a STORE result last.
 
 use tern_keyspace::{
-    find_guard, glob_match, key_slot, Entry, ExpireUpdate, Member, SetValue, SlotGuard, Value,
+    find_guard, glob_match, key_slot, ExpireUpdate, Member, OwnedEntry, SetValue, SlotGuard, Value,
 };
 use tern_resp::Request;
 
@@ -53,7 +53,7 @@ pub fn sadd(ctx: &mut Ctx<'_>, request: &Request<'_>) {
             let added = members.iter().filter(|m| set.insert(m)).count();
             table.insert(
                 key,
-                Entry::new(Value::Set(set), now_ms),
+                OwnedEntry::new(Value::Set(set), now_ms),
                 ExpireUpdate::Clear,
             );
             ctx.key_event(class::SET, "sadd", key);
@@ -316,7 +316,7 @@ pub fn smove(ctx: &mut Ctx<'_>, request: &Request<'_>) {
         set.insert(member);
         table.insert(
             destination,
-            Entry::new(Value::Set(set), now_ms),
+            OwnedEntry::new(Value::Set(set), now_ms),
             ExpireUpdate::Clear,
         );
         ctx.key_event(class::SET, "sadd", destination);
@@ -450,7 +450,7 @@ fn algebra(ctx: &mut Ctx<'_>, keys: Request<'_>, op: Algebra, output: Output<'_>
             if len > 0 {
                 table.insert(
                     destination,
-                    Entry::new(Value::Set(result), now_ms),
+                    OwnedEntry::new(Value::Set(result), now_ms),
                     ExpireUpdate::Clear,
                 );
                 let event = match op {

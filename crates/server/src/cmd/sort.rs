@@ -36,8 +36,8 @@
 use std::cmp::Ordering;
 
 use tern_keyspace::{
-    find_guard, key_slot, CompactBytes, Db, Entry, ExpireUpdate, ListValue, PackItem, SlotGuard,
-    Value, SLOT_COUNT,
+    find_guard, key_slot, CompactBytes, Db, Entry, ExpireUpdate, ListValue, OwnedEntry, PackItem,
+    SlotGuard, Value, SLOT_COUNT,
 };
 use tern_resp::Request;
 
@@ -821,7 +821,7 @@ fn store_elements(
         let list = ListValue::built_as_quicklist(&values);
         table.insert(
             destination,
-            Entry::new(Value::List(list), now_ms),
+            OwnedEntry::new(Value::List(list), now_ms),
             ExpireUpdate::Clear,
         );
         ctx.key_event(class::LIST, "sortstore", destination);

@@ -1,7 +1,7 @@
 //! The string commands: SET and its variants, GET and its variants, counters, ranges, LCS.
 
 use tern_keyspace::num::{long_double_add, FloatIncrError};
-use tern_keyspace::{find_guard, Entry, ExpireUpdate, SlotGuard, StrValue, Value};
+use tern_keyspace::{find_guard, Entry, ExpireUpdate, OwnedEntry, SlotGuard, StrValue, Value};
 use tern_resp::Request;
 
 use super::{parse_i64, Ctx, NOT_AN_INTEGER, NOT_A_FLOAT, SYNTAX_ERROR, WRONGTYPE};
@@ -9,8 +9,8 @@ use crate::config::Directive;
 use crate::notify::class;
 
 /// A string value as SET stores it for `key`.
-fn new_string(key: &[u8], value: &[u8], with_expire: bool, now_ms: u64) -> Entry {
-    Entry::new(
+fn new_string(key: &[u8], value: &[u8], with_expire: bool, now_ms: u64) -> OwnedEntry {
+    OwnedEntry::new(
         Value::Str(StrValue::for_key(value, key.len(), with_expire)),
         now_ms,
     )
@@ -499,7 +499,7 @@ fn increment(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) {
         None => {
             table.insert(
                 key,
-                Entry::new(Value::Str(StrValue::Int(result)), now_ms),
+                OwnedEntry::new(Value::Str(StrValue::Int(result)), now_ms),
                 ExpireUpdate::Clear,
             );
         }
@@ -552,7 +552,7 @@ pub fn incrbyfloat(ctx: &mut Ctx<'_>, request: &Request<'_>) {
             match table.get(key, now_ms) {
                 Some(entry) => entry.value = value,
                 None => {
-                    table.insert(key, Entry::new(value, now_ms), ExpireUpdate::Clear);
+                    table.insert(key, OwnedEntry::new(value, now_ms), ExpireUpdate::Clear);
                 }
             }
             ctx.key_event(class::STRING, "incrbyfloat", key);
@@ -626,7 +626,7 @@ pub fn setrange(ctx: &mut Ctx<'_>, request: &Request<'_>) {
             let len = bytes.len();
             table.insert(
                 key,
-                Entry::new(Value::Str(StrValue::Raw(bytes)), now_ms),
+                OwnedEntry::new(Value::Str(StrValue::Raw(bytes.into())), now_ms),
                 ExpireUpdate::Clear,
             );
             ctx.key_event(class::STRING, "setrange", key);

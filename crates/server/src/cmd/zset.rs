@@ -19,8 +19,8 @@ use std::collections::HashMap;
 
 use tern_keyspace::{
     find_guard, format_score, glob_match, key_slot, parse_score, resolve_range, AddFlags,
-    AddOutcome, Entry, ExpireUpdate, LexRange, PackItem, ScoreRange, Scored, SetValue, SlotGuard,
-    Value, ZSetValue, SCORE_TEXT_MAX,
+    AddOutcome, ExpireUpdate, LexRange, OwnedEntry, PackItem, ScoreRange, Scored, SetValue,
+    SlotGuard, Value, ZSetValue, SCORE_TEXT_MAX,
 };
 use tern_resp::Request;
 
@@ -133,7 +133,7 @@ fn store_result(
     } else {
         table.insert(
             destination,
-            Entry::new(Value::ZSet(zset), ctx.now_ms),
+            OwnedEntry::new(Value::ZSet(zset), ctx.now_ms),
             ExpireUpdate::Clear,
         );
         ctx.key_event(class::ZSET, event, destination);
@@ -248,7 +248,7 @@ fn add_generic(ctx: &mut Ctx<'_>, request: &Request<'_>, incr: bool) {
             if !zset.is_empty() {
                 table.insert(
                     key,
-                    Entry::new(Value::ZSet(zset), now_ms),
+                    OwnedEntry::new(Value::ZSet(zset), now_ms),
                     ExpireUpdate::Clear,
                 );
             }
