@@ -16,6 +16,7 @@ import pytest
 from difftools import run_commands
 
 FAR_MS = 4102444800123  # 2100-01-01, milliseconds
+I64_MAX = 2**63 - 1
 
 
 def c(line: str):
@@ -128,6 +129,36 @@ def key_moves():
 @pytest.mark.parametrize("proto", [2, 3])
 def test_keys_of_every_length_keep_name_value_and_expiry(tern, valkey, proto):
     run_commands(tern, valkey, proto, list(key_moves()), "key lengths")
+
+
+def extremes():
+    yield c("SET k v")
+    yield ["PEXPIREAT", "k", str(I64_MAX)]
+    yield c("PEXPIRETIME k")
+    yield c("EXPIRETIME k")
+    yield c("GET k")
+    yield ["PEXPIREAT", "k", str(I64_MAX + 1)]
+    yield ["EXPIREAT", "k", str(I64_MAX // 1000)]
+    yield c("PEXPIRETIME k")
+    yield ["SET", "k", "w", "PXAT", str(FAR_MS)]
+    yield c("PEXPIRETIME k")
+    yield c("GETEX k PERSIST")
+    yield c("PEXPIRETIME k")
+    yield ["GETEX", "k", "PXAT", str(FAR_MS + 7)]
+    yield c("PEXPIRETIME k")
+    yield c("SET k 10 KEEPTTL")
+    yield c("INCR k")
+    yield c("PEXPIRETIME k")
+    yield c("OBJECT ENCODING k")
+    yield c("SET k 10")
+    yield c("PEXPIRETIME k")
+    yield c("PEXPIREAT k 1")
+    yield c("EXISTS k")
+
+
+@pytest.mark.parametrize("proto", [2, 3])
+def test_expiry_extremes(tern, valkey, proto):
+    run_commands(tern, valkey, proto, list(extremes()), "extremes")
 
 
 def expires_count(server) -> int:

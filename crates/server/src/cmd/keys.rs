@@ -190,7 +190,9 @@ fn ttl_generic(ctx: &mut Ctx<'_>, request: &Request<'_>, milliseconds: bool, abs
     ctx.reply.int(if milliseconds {
         value
     } else {
-        (value + 500) / 1000
+        // Rounded in unsigned arithmetic, as Valkey's build does, so that an expiry near the
+        // largest time does not overflow.
+        ((value as u64 + 500) / 1000) as i64
     });
 }
 
