@@ -304,12 +304,7 @@ fn eval_generic(ctx: &mut Ctx<'_>, request: &Request<'_>, by_sha: bool, ro: bool
         let server = ctx.server;
         let mut engine = server.scripting.engine.lock();
         let sha = if by_sha {
-            let sha = String::from_utf8_lossy(request.arg(1)).to_ascii_lowercase();
-            if !engine.script_exists(&sha) {
-                ctx.reply.error(b"NOSCRIPT No matching script.");
-                return;
-            }
-            sha
+            String::from_utf8_lossy(request.arg(1)).to_ascii_lowercase()
         } else {
             match engine.load_script(request.arg(1)) {
                 Ok(sha) => sha,
@@ -319,7 +314,10 @@ fn eval_generic(ctx: &mut Ctx<'_>, request: &Request<'_>, by_sha: bool, ro: bool
                 }
             }
         };
-        let flags = engine.script_flags(&sha).unwrap_or_default();
+        let Some(flags) = engine.script_flags(&sha) else {
+            ctx.reply.error(b"NOSCRIPT No matching script.");
+            return;
+        };
         if let Err(text) = check_flags(flags, ro) {
             ctx.reply.error(text);
             return;
