@@ -176,34 +176,38 @@ pub fn stats(ctx: &mut Ctx<'_>, _request: &Request<'_>) {
             (a as f32 / b as f32) as f64
         }
     };
-    ctx.reply.bulk(b"allocator-fragmentation.ratio");
-    double(ctx, ratio(allocator.active, allocator.allocated));
-    int(
-        ctx,
-        "allocator-fragmentation.bytes",
-        allocator.active as i64 - allocator.allocated as i64,
-    );
-    ctx.reply.bulk(b"allocator-rss.ratio");
-    double(ctx, ratio(allocator.resident, allocator.active));
-    int(
-        ctx,
-        "allocator-rss.bytes",
-        allocator.resident as i64 - allocator.active as i64,
-    );
-    ctx.reply.bulk(b"rss-overhead.ratio");
-    double(ctx, ratio(figures.rss, allocator.resident));
-    int(
-        ctx,
-        "rss-overhead.bytes",
-        figures.rss as i64 - allocator.resident as i64,
-    );
-    ctx.reply.bulk(b"fragmentation");
-    double(ctx, ratio(figures.rss, figures.used));
-    int(
-        ctx,
-        "fragmentation.bytes",
-        figures.rss as i64 - figures.used as i64,
-    );
+    // Each figure as a ratio and as a difference in bytes (the last one's ratio has no suffix).
+    let pairs = [
+        (
+            "allocator-fragmentation.ratio",
+            "allocator-fragmentation.bytes",
+            allocator.active,
+            allocator.allocated,
+        ),
+        (
+            "allocator-rss.ratio",
+            "allocator-rss.bytes",
+            allocator.resident,
+            allocator.active,
+        ),
+        (
+            "rss-overhead.ratio",
+            "rss-overhead.bytes",
+            figures.rss,
+            allocator.resident,
+        ),
+        (
+            "fragmentation",
+            "fragmentation.bytes",
+            figures.rss,
+            figures.used,
+        ),
+    ];
+    for (ratio_name, bytes_name, a, b) in pairs {
+        ctx.reply.bulk(ratio_name.as_bytes());
+        double(ctx, ratio(a, b));
+        int(ctx, bytes_name, a as i64 - b as i64);
+    }
 }
 
 const DOCTOR_FINE: &str = "Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.\n";
