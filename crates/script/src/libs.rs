@@ -114,6 +114,17 @@ fn trim_fraction(text: &str) -> &str {
 /// Being a C function, it keeps the caller's frame on a tail call, so errors still carry the
 /// script's position.
 unsafe extern "C-unwind" fn pack_arguments(state: *mut ffi::lua_State) -> c_int {
+    let n = call_packed(state, ffi::LUA_MULTRET);
+    ffi::lua_gettop(state) - n
+}
+
+/// Calls the function in upvalue 1 with the C function's arguments packed in a table and their
+/// count, asking for `results` results (which follow the arguments on the stack); returns the
+/// number of arguments.
+///
+/// # Safety
+/// `state` is the state of a call of a C closure whose first upvalue is a function.
+pub(crate) unsafe fn call_packed(state: *mut ffi::lua_State, results: c_int) -> c_int {
     let n = ffi::lua_gettop(state);
     ffi::luaL_checkstack(state, 4, c"too many arguments".as_ptr());
     ffi::lua_createtable(state, n, 0);
@@ -124,8 +135,8 @@ unsafe extern "C-unwind" fn pack_arguments(state: *mut ffi::lua_State) -> c_int 
     ffi::lua_pushvalue(state, ffi::lua_upvalueindex(1));
     ffi::lua_insert(state, -2);
     ffi::lua_pushinteger(state, n as ffi::lua_Integer);
-    ffi::lua_call(state, 2, ffi::LUA_MULTRET);
-    ffi::lua_gettop(state) - n
+    ffi::lua_call(state, 2, results);
+    n
 }
 
 /// A function that gets its arguments through [`pack_arguments`]. Its argument errors name the

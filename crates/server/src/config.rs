@@ -178,15 +178,17 @@ fn parse_bool(text: &str) -> Option<bool> {
     }
 }
 
-/// Parses `1gb`, `64mb`, `1k`, `100` (Valkey's memory units: k/kb, m/mb, g/gb; `kb` is 1024,
-/// `k` is 1000).
-pub fn parse_memory(text: &str) -> Option<i64> {
-    let lower = text.to_ascii_lowercase();
-    let split = lower
-        .find(|c: char| !(c.is_ascii_digit() || c == '-'))
-        .unwrap_or(lower.len());
-    let (digits, unit) = lower.split_at(split);
-    let multiplier: i64 = match unit {
+/// Parses a size in bytes with Valkey's units (`b`, `k` = 1000, `kb` = 1024, `m`, `mb`, `g`,
+/// `gb`, any case), unsigned.
+pub fn parse_size(text: &str) -> Option<u64> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    if digits.is_empty() {
+        return None;
+    }
+    let multiplier: u64 = match unit.to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" => 1000,
         "kb" => 1024,
@@ -196,7 +198,17 @@ pub fn parse_memory(text: &str) -> Option<i64> {
         "gb" => 1024 * 1024 * 1024,
         _ => return None,
     };
-    digits.parse::<i64>().ok()?.checked_mul(multiplier)
+    digits.parse::<u64>().ok()?.checked_mul(multiplier)
+}
+
+/// A size as [`parse_size`] reads it, optionally negative (`1gb`, `-1`, `64mb`).
+pub fn parse_memory(text: &str) -> Option<i64> {
+    let (negative, rest) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let bytes = i64::try_from(parse_size(rest)?).ok()?;
+    Some(if negative { -bytes } else { bytes })
 }
 
 fn check_bind(text: &str) -> Result<String, String> {

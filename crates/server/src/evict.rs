@@ -394,32 +394,9 @@ pub fn check_clients(server: &Server) {
 // ---------------------------------------------------------------------------------------------
 // Directives
 
-/// Parses a size in bytes with Valkey's units (`b`, `k` = 1000, `kb` = 1024, `m`, `mb`, `g`,
-/// `gb`, any case), unsigned.
-pub fn parse_size(text: &str) -> Option<u64> {
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (digits, unit) = text.split_at(split);
-    if digits.is_empty() {
-        return None;
-    }
-    let multiplier: u64 = match unit.to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" => 1000,
-        "kb" => 1024,
-        "m" => 1000 * 1000,
-        "mb" => 1024 * 1024,
-        "g" => 1000 * 1000 * 1000,
-        "gb" => 1024 * 1024 * 1024,
-        _ => return None,
-    };
-    digits.parse::<u64>().ok()?.checked_mul(multiplier)
-}
-
 /// `maxmemory`: a size; CONFIG GET shows it in bytes.
 pub fn check_maxmemory(text: &str) -> Result<String, String> {
-    parse_size(text)
+    crate::config::parse_size(text)
         .map(|bytes| bytes.to_string())
         .ok_or_else(|| "argument must be a memory value".into())
 }
@@ -436,7 +413,7 @@ pub fn check_maxmemory_clients(text: &str) -> Result<String, String> {
         }
         return Err("argument must be a memory or percent value".into());
     }
-    parse_size(text)
+    crate::config::parse_size(text)
         .map(|bytes| bytes.to_string())
         .ok_or_else(|| "argument must be a memory or percent value".into())
 }
@@ -446,14 +423,16 @@ pub fn check_maxmemory_clients(text: &str) -> Result<String, String> {
 pub fn apply_directive(index: usize, config: &Config) -> Option<i64> {
     match index {
         i if i == Directive::Maxmemory as usize => {
-            let bytes = parse_size(&config.text(Directive::Maxmemory)).unwrap_or(0);
+            let bytes = crate::config::parse_size(&config.text(Directive::Maxmemory)).unwrap_or(0);
             Some(bytes.min(i64::MAX as u64) as i64)
         }
         i if i == Directive::MaxmemoryClients as usize => {
             let text = config.text(Directive::MaxmemoryClients);
             Some(match text.strip_suffix('%') {
                 Some(percent) => -percent.parse::<i64>().unwrap_or(0),
-                None => parse_size(&text).unwrap_or(0).min(i64::MAX as u64) as i64,
+                None => crate::config::parse_size(&text)
+                    .unwrap_or(0)
+                    .min(i64::MAX as u64) as i64,
             })
         }
         _ => None,

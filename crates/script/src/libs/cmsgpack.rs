@@ -100,17 +100,7 @@ const RAISE: i64 = 1;
 /// included) or raises its error text as a plain string, without a position, as the
 /// interpreter's own errors inside a C function are.
 unsafe extern "C-unwind" fn entry(state: *mut ffi::lua_State) -> c_int {
-    let n = ffi::lua_gettop(state);
-    ffi::luaL_checkstack(state, 4, c"too many arguments".as_ptr());
-    ffi::lua_createtable(state, n, 0);
-    for i in 1..=n {
-        ffi::lua_pushvalue(state, i);
-        ffi::lua_rawseti_(state, -2, i);
-    }
-    ffi::lua_pushvalue(state, ffi::lua_upvalueindex(1));
-    ffi::lua_insert(state, -2);
-    ffi::lua_pushinteger(state, n as ffi::lua_Integer);
-    ffi::lua_call(state, 2, 3);
+    super::call_packed(state, 3);
     // Stack: args..., tag, payload, count.
     let tag = ffi::lua_tointeger(state, -3);
     let count = ffi::lua_tointeger(state, -1) as c_int;

@@ -42,6 +42,20 @@ pub struct Figures {
 }
 
 impl Figures {
+    /// The figures fragmentation is judged by, each as (measured, base): the allocator's active
+    /// bytes against what it handed out, its resident bytes against active, the process's
+    /// resident set against the allocator's, and the resident set against used memory. MEMORY
+    /// STATS and INFO show each as a ratio and as a difference.
+    pub fn fragmentation(&self) -> [(u64, u64); 4] {
+        let allocator = self.allocator;
+        [
+            (allocator.active, allocator.allocated),
+            (allocator.resident, allocator.active),
+            (self.rss, allocator.resident),
+            (self.rss, self.used),
+        ]
+    }
+
     pub fn dataset(&self) -> u64 {
         self.used.saturating_sub(self.overhead)
     }
@@ -176,34 +190,17 @@ pub fn stats(ctx: &mut Ctx<'_>, _request: &Request<'_>) {
             (a as f32 / b as f32) as f64
         }
     };
-    // Each figure as a ratio and as a difference in bytes (the last one's ratio has no suffix).
-    let pairs = [
+    // The last figure's ratio has no suffix.
+    let names = [
         (
             "allocator-fragmentation.ratio",
             "allocator-fragmentation.bytes",
-            allocator.active,
-            allocator.allocated,
         ),
-        (
-            "allocator-rss.ratio",
-            "allocator-rss.bytes",
-            allocator.resident,
-            allocator.active,
-        ),
-        (
-            "rss-overhead.ratio",
-            "rss-overhead.bytes",
-            figures.rss,
-            allocator.resident,
-        ),
-        (
-            "fragmentation",
-            "fragmentation.bytes",
-            figures.rss,
-            figures.used,
-        ),
+        ("allocator-rss.ratio", "allocator-rss.bytes"),
+        ("rss-overhead.ratio", "rss-overhead.bytes"),
+        ("fragmentation", "fragmentation.bytes"),
     ];
-    for (ratio_name, bytes_name, a, b) in pairs {
+    for ((ratio_name, bytes_name), (a, b)) in names.into_iter().zip(figures.fragmentation()) {
         ctx.reply.bulk(ratio_name.as_bytes());
         double(ctx, ratio(a, b));
         int(ctx, bytes_name, a as i64 - b as i64);

@@ -2,6 +2,7 @@
 //! `tern-script`; here are the command handlers and the one function that runs a command on a
 //! script's behalf.
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -304,10 +305,10 @@ fn eval_generic(ctx: &mut Ctx<'_>, request: &Request<'_>, by_sha: bool, ro: bool
         let server = ctx.server;
         let mut engine = server.scripting.engine.lock();
         let sha = if by_sha {
-            String::from_utf8_lossy(request.arg(1)).to_ascii_lowercase()
+            sha_key(request.arg(1))
         } else {
             match engine.load_script(request.arg(1)) {
-                Ok(sha) => sha,
+                Ok(sha) => Cow::Owned(sha),
                 Err(text) => {
                     ctx.reply.error(&text);
                     return;
@@ -333,6 +334,14 @@ fn eval_generic(ctx: &mut Ctx<'_>, request: &Request<'_>, by_sha: bool, ro: bool
         );
     });
     crate::blocking::serve_ready(ctx.server, ctx.local, ctx.now_ms);
+}
+
+/// A SHA1 as the script cache keys it (lower case), borrowed when the client sent it so.
+fn sha_key(given: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(given) {
+        Ok(text) if !text.bytes().any(|b| b.is_ascii_uppercase()) => Cow::Borrowed(text),
+        _ => Cow::Owned(String::from_utf8_lossy(given).to_ascii_lowercase()),
+    }
 }
 
 /// The checks made before a script or function runs, from its flags.
@@ -376,7 +385,7 @@ pub fn script_exists(ctx: &mut Ctx<'_>, request: &Request<'_>) {
     let engine = ctx.server.scripting.engine.lock();
     let found: Vec<bool> = (2..request.len())
         .map(|i| {
-            let sha = String::from_utf8_lossy(request.arg(i)).to_ascii_lowercase();
+            let sha = sha_key(request.arg(i));
             engine.script_exists(&sha)
         })
         .collect();
@@ -417,7 +426,7 @@ pub fn script_kill(ctx: &mut Ctx<'_>, _request: &Request<'_>) {
 }
 
 pub fn script_show(ctx: &mut Ctx<'_>, request: &Request<'_>) {
-    let sha = String::from_utf8_lossy(request.arg(2)).to_ascii_lowercase();
+    let sha = sha_key(request.arg(2));
     let engine = ctx.server.scripting.engine.lock();
     match engine.script_body(&sha) {
         Some(body) => {

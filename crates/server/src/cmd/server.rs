@@ -174,48 +174,24 @@ fn write_section(server: &Server, section: &str, now_ms: u64, out: &mut String) 
             line("used_memory_scripts_human", &human_bytes(figures.scripts_eval));
             // The setting as given (up to 2^64 - 1); the checks use it capped at 2^63 - 1.
             let maxmemory =
-                crate::evict::parse_size(&server.config.text(Directive::Maxmemory)).unwrap_or(0);
+                crate::config::parse_size(&server.config.text(Directive::Maxmemory)).unwrap_or(0);
             line("maxmemory", &maxmemory);
             line("maxmemory_human", &human_bytes(maxmemory));
             line(
                 "maxmemory_policy",
                 &server.config.enum_name(Directive::MaxmemoryPolicy),
             );
-            let ratio = |a: u64, b: u64| if b > 0 { a as f64 / b as f64 } else { 0.0 };
-            let difference = |a: u64, b: u64| a as i64 - b as i64;
-            let allocator = figures.allocator;
-            line(
-                "allocator_frag_ratio",
-                &format!("{:.2}", ratio(allocator.active, allocator.allocated)),
-            );
-            line(
-                "allocator_frag_bytes",
-                &difference(allocator.active, allocator.allocated),
-            );
-            line(
-                "allocator_rss_ratio",
-                &format!("{:.2}", ratio(allocator.resident, allocator.active)),
-            );
-            line(
-                "allocator_rss_bytes",
-                &difference(allocator.resident, allocator.active),
-            );
-            line(
-                "rss_overhead_ratio",
-                &format!("{:.2}", ratio(figures.rss, allocator.resident)),
-            );
-            line(
-                "rss_overhead_bytes",
-                &difference(figures.rss, allocator.resident),
-            );
-            line(
-                "mem_fragmentation_ratio",
-                &format!("{:.2}", ratio(figures.rss, figures.used)),
-            );
-            line(
-                "mem_fragmentation_bytes",
-                &difference(figures.rss, figures.used),
-            );
+            let names = [
+                "allocator_frag",
+                "allocator_rss",
+                "rss_overhead",
+                "mem_fragmentation",
+            ];
+            for (name, (a, b)) in names.into_iter().zip(figures.fragmentation()) {
+                let ratio = if b > 0 { a as f64 / b as f64 } else { 0.0 };
+                line(&format!("{name}_ratio"), &format!("{ratio:.2}"));
+                line(&format!("{name}_bytes"), &(a as i64 - b as i64));
+            }
             line("mem_not_counted_for_evict", &0);
             line("mem_replication_backlog", &0);
             line("mem_total_replication_buffers", &0);
